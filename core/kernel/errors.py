@@ -1,0 +1,99 @@
+"""Domain errors. Each carries a stable machine ``code``, a message and, when one field is
+at fault, its name. The HTTP layer turns them into RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Conflict",
+    "DomainError",
+    "FieldError",
+    "Forbidden",
+    "Invalid",
+    "Locked",
+    "NotFound",
+    "TooManyRequests",
+    "Unauthorized",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    reason: str
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.errors = list(errors or [])
+        if field is not None:
+            self.errors.insert(0, FieldError(field, message))
+        self.headers = dict(headers or {})
+
+
+class Invalid(DomainError):
+    status = 422
+    code = "validation_failed"
+    title = "Validation failed"
+
+
+class NotFound(DomainError):
+    """Also the answer for another tenant's object, with the very same body."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+    def __init__(self, message: str = "The resource does not exist.", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class Locked(DomainError):
+    """The tenant is suspended: reads work, writes answer 423."""
+
+    status = 423
+    code = "tenant_suspended"
+    title = "Tenant suspended"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"

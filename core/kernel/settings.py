@@ -1,0 +1,99 @@
+"""The one settings module: every setting is an environment variable ``HUIKE_<NAME>``.
+
+Nothing is read at import time. ``Settings.from_env()`` is called by the app factory and
+the CLI; tests build their own ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError"]
+
+PREFIX = "HUIKE_"
+
+
+class SettingsError(ValueError):
+    """A ``HUIKE_*`` variable holds a value of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Runtime configuration. Field ``foo_bar`` is read from ``HUIKE_FOO_BAR``."""
+
+    #: SQLAlchemy URL the application connects with. On PostgreSQL this role must own no
+    #: table and lack BYPASSRLS, so row-level security applies to it.
+    database_url: str = "sqlite+aiosqlite:///./var/huike.db"
+    #: URL used by ``huike migrate`` (the table owner). Empty means ``database_url``.
+    migration_database_url: str = ""
+    #: Folder for the embedded database, the signing key and other local state.
+    data_dir: str = "./var"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Base URL put into links sent by email (invitations, password resets).
+    public_url: str = "http://127.0.0.1:8000"
+    #: Secret used to sign tokens. Empty means: create one in ``data_dir/secret.key``.
+    secret_key: str = ""
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    password_reset_ttl_seconds: int = 3600
+    password_min_length: int = 10
+    #: Failed logins allowed per account or IP before delays start.
+    login_free_attempts: int = 5
+    #: Longest delay imposed after repeated failed logins.
+    login_max_delay_seconds: int = 900
+    #: Largest accepted request body.
+    max_body_bytes: int = 1_048_576
+    #: ``console`` logs every message; ``memory`` keeps them in the process (tests).
+    mail_backend: str = "console"
+    mail_from: str = "Huike <no-reply@huike.local>"
+    log_level: str = "INFO"
+    #: Log as JSON lines (``true``) or as plain text.
+    log_json: bool = True
+    #: Extra origins allowed to call the API from a browser, comma separated.
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``HUIKE_*`` variables, then apply ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.migration_database_url or self.database_url
+
+    def data_path(self, *parts: str) -> Path:
+        return Path(self.data_dir).joinpath(*parts)
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+                raise ValueError(raw)
+            return lowered in {"1", "true", "yes", "on"}
+        if type_name.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"{PREFIX}{name.upper()}: expected {type_name}, got {raw!r}") from exc
+    return raw

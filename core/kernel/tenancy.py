@@ -1,0 +1,140 @@
+"""Tenant context and the first two isolation walls.
+
+* The current tenant lives in a context variable, set from the credential of a request or
+  the payload of a job, never from a client-supplied header or body.
+* ORM wall: every ORM ``SELECT``/``UPDATE``/``DELETE`` touching a :class:`TenantOwned` model
+  gets ``tenant_id = :current`` added; inserts get the tenant filled in; with no tenant in
+  context such a query raises :class:`NoTenantInContext` instead of reading every tenant.
+* PostgreSQL wall: at the start of every transaction ``app.tenant_id`` is set with
+  ``set_config(..., true)`` (transaction-local), which the RLS policies read. A pooled
+  connection therefore never carries one tenant into the next transaction.
+
+Code that must read across tenants on purpose (signing in, platform administration) says so
+with ``.execution_options(all_tenants=True)``; on PostgreSQL, RLS still applies to it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
+
+from core.kernel.models import TenantOwned
+
+__all__ = [
+    "ALL_TENANTS",
+    "CrossTenantWrite",
+    "NoTenantInContext",
+    "TenantSession",
+    "current_tenant_id",
+    "set_rls_user",
+    "tenant_context",
+]
+
+_current_tenant: ContextVar[uuid.UUID | None] = ContextVar("huike_tenant", default=None)
+
+#: Execution option that lifts the ORM filter for one deliberate cross-tenant statement.
+ALL_TENANTS = {"all_tenants": True}
+
+
+class NoTenantInContext(RuntimeError):
+    """A tenant-owned model was queried with no tenant in context."""
+
+
+class CrossTenantWrite(RuntimeError):
+    """An object of one tenant was written while another tenant is in context."""
+
+
+def current_tenant_id() -> uuid.UUID:
+    tenant_id = _current_tenant.get()
+    if tenant_id is None:
+        raise NoTenantInContext("no tenant in context for a tenant-owned query")
+    return tenant_id
+
+
+def peek_tenant_id() -> uuid.UUID | None:
+    return _current_tenant.get()
+
+
+@contextmanager
+def tenant_context(tenant_id: uuid.UUID | None) -> Iterator[None]:
+    """Run the block as ``tenant_id``. Open the session inside the block, so the RLS setting
+    made at transaction start sees the tenant."""
+    token = _current_tenant.set(tenant_id)
+    try:
+        yield
+    finally:
+        _current_tenant.reset(token)
+
+
+class TenantSession(Session):
+    """The session class of every ``AsyncSession`` Huike opens."""
+
+
+def _touches_tenant_owned_tables(statement: Any) -> bool:
+    # Walk the statement rather than trusting ``all_mappers``, which misses entities that
+    # appear only in FROM (``select(func.count()).select_from(Model)``).
+    tables = find_tables(
+        statement,
+        check_columns=True,
+        include_aliases=True,
+        include_joins=True,
+        include_selects=True,
+        include_crud=True,
+    )
+    return any(getattr(t, "c", None) is not None and "tenant_id" in t.c for t in tables)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _filter_to_current_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("all_tenants"):
+        return
+    if not _touches_tenant_owned_tables(state.statement):
+        return
+    tenant_id = current_tenant_id()
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _stamp_tenant_on_write(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, TenantOwned):
+            continue
+        tenant_id = current_tenant_id()
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise CrossTenantWrite(f"{type(obj).__name__} of another tenant written in this context")
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _set_rls_tenant(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        return
+    tenant_id = _current_tenant.get()
+    connection.execute(
+        text("SELECT set_config('app.tenant_id', :tenant, true)"),
+        {"tenant": "" if tenant_id is None else str(tenant_id)},
+    )
+
+
+async def set_rls_user(session: Any, user_id: uuid.UUID) -> None:
+    """Let this transaction read the given account's own memberships in every tenant (login)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT set_config('app.user_id', :user, true)"), {"user": str(user_id)})

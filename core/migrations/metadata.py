@@ -1,0 +1,10 @@
+"""The complete metadata: importing this module imports every model module."""
+
+from __future__ import annotations
+
+import core.security.models  # noqa: F401  (registers the tables)
+from core.kernel.models import Base
+
+target_metadata = Base.metadata
+
+__all__ = ["target_metadata"]

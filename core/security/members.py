@@ -1,0 +1,160 @@
+"""Members of a tenant: who belongs, with which roles, in which team."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.kernel.errors import Conflict, Invalid, NotFound
+from core.kernel.pagination import Page, PageRequest, paginate
+from core.security.models import Membership, MembershipRole, Role, Team, User
+from core.security.principal import Principal
+from core.security.roles import ensure_not_last_owner, set_membership_roles
+
+__all__ = [
+    "MemberUpdate",
+    "MemberView",
+    "add_member",
+    "deactivate_member",
+    "get_member",
+    "list_members",
+    "update_member",
+]
+
+
+class MemberView(msgspec.Struct):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+    is_active: bool
+    team_id: uuid.UUID | None
+    roles: list[uuid.UUID]
+    created_at: datetime
+
+
+class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    roles: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
+    team_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+async def add_member(
+    session: AsyncSession, principal: Principal | None, user: User, role_ids: list[uuid.UUID]
+) -> Membership:
+    """Add ``user`` to the current tenant with ``role_ids`` (or reactivate them)."""
+    membership = await session.scalar(select(Membership).where(Membership.user_id == user.id))
+    if membership is not None and membership.is_active:
+        raise Conflict("This person is already a member.", field="email", code="already_member")
+    if membership is None:
+        membership = Membership(user_id=user.id)
+        session.add(membership)
+    membership.is_active = True
+    await session.flush()
+    await set_membership_roles(session, principal, membership, role_ids)
+    return membership
+
+
+async def role_ids_by_name(session: AsyncSession, names: list[str]) -> list[uuid.UUID]:
+    rows = (await session.execute(select(Role.name, Role.id).where(Role.name.in_(names)))).all()
+    found = {row.name: row.id for row in rows}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise Invalid(f"Unknown role: {', '.join(missing)}.", field="roles", code="unknown_role")
+    return [found[name] for name in names]
+
+
+async def _views(session: AsyncSession, memberships: list[Membership]) -> list[MemberView]:
+    if not memberships:
+        return []
+    ids = [m.id for m in memberships]
+    users = {
+        u.id: u
+        for u in (
+            await session.scalars(select(User).where(User.id.in_({m.user_id for m in memberships})))
+        ).all()
+    }
+    roles: dict[uuid.UUID, list[uuid.UUID]] = {i: [] for i in ids}
+    for link in (
+        await session.scalars(select(MembershipRole).where(MembershipRole.membership_id.in_(ids)))
+    ).all():
+        roles[link.membership_id].append(link.role_id)
+    return [
+        MemberView(
+            id=m.id,
+            user_id=m.user_id,
+            email=users[m.user_id].email,
+            full_name=users[m.user_id].full_name,
+            is_active=m.is_active,
+            team_id=m.team_id,
+            roles=sorted(roles[m.id]),
+            created_at=m.created_at,
+        )
+        for m in memberships
+    ]
+
+
+async def list_members(
+    session: AsyncSession, page: PageRequest, team_id: uuid.UUID | None = None
+) -> Page[MemberView]:
+    stmt = select(Membership)
+    if team_id is not None:
+        stmt = stmt.where(Membership.team_id == team_id)
+    result = await paginate(
+        session, stmt, Membership.id, page, lambda m: m, sortable={"created_at": Membership.created_at}
+    )
+    return Page(items=await _views(session, result.items), next_cursor=result.next_cursor)
+
+
+async def _membership(session: AsyncSession, membership_id: uuid.UUID, *, lock: bool = False) -> Membership:
+    stmt = select(Membership).where(Membership.id == membership_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    membership = await session.scalar(stmt)
+    if membership is None:
+        raise NotFound()
+    return membership
+
+
+async def get_member(session: AsyncSession, membership_id: uuid.UUID) -> MemberView:
+    return (await _views(session, [await _membership(session, membership_id)]))[0]
+
+
+async def update_member(
+    session: AsyncSession, principal: Principal, membership_id: uuid.UUID, change: MemberUpdate
+) -> MemberView:
+    membership = await _membership(session, membership_id, lock=True)
+    if not isinstance(change.team_id, msgspec.UnsetType):
+        if (
+            change.team_id is not None
+            and await session.scalar(select(Team.id).where(Team.id == change.team_id)) is None
+        ):
+            raise Invalid("The team does not exist.", field="team_id", code="unknown_team")
+        membership.team_id = change.team_id
+    if not isinstance(change.roles, msgspec.UnsetType):
+        await set_membership_roles(session, principal, membership, change.roles)
+    if not isinstance(change.is_active, msgspec.UnsetType) and change.is_active != membership.is_active:
+        if not change.is_active:
+            await _deactivate(session, principal, membership)
+        membership.is_active = change.is_active
+    await session.flush()
+    return await get_member(session, membership.id)
+
+
+async def _deactivate(session: AsyncSession, principal: Principal, membership: Membership) -> None:
+    if membership.id == principal.membership_id:
+        raise Conflict("You cannot remove yourself; ask another admin.", code="cannot_remove_self")
+    await ensure_not_last_owner(session, membership.id)
+
+
+async def deactivate_member(session: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> None:
+    """Remove a person from the tenant. Their history stays; they can no longer sign in here."""
+    membership = await _membership(session, membership_id, lock=True)
+    if membership.is_active:
+        await _deactivate(session, principal, membership)
+        membership.is_active = False
+    await session.flush()

@@ -1,0 +1,65 @@
+"""Commands and read models of the identity package."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+
+__all__ = [
+    "LoginCommand",
+    "MeView",
+    "RefreshCommand",
+    "SwitchTenantCommand",
+    "TenantChoice",
+    "TokenPair",
+]
+
+
+class LoginCommand(msgspec.Struct, forbid_unknown_fields=True):
+    email: str = msgspec.field()
+    password: str
+    #: Tenant id or slug; needed only when the account belongs to several tenants.
+    tenant: str | None = None
+    #: Current TOTP code, when two-factor authentication is on.
+    otp: str | None = None
+
+
+class RefreshCommand(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: str
+
+
+class SwitchTenantCommand(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: str
+
+
+class TokenPair(msgspec.Struct):
+    access_token: str
+    refresh_token: str
+    tenant_id: uuid.UUID
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+class TenantChoice(msgspec.Struct):
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+class MeView(msgspec.Struct):
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+    locale: str
+    two_factor_enabled: bool
+    tenant: TenantChoice
+    tenant_status: str
+    membership_id: uuid.UUID
+    team_id: uuid.UUID | None
+    roles: list[str]
+    #: Effective permissions: permission name -> record scope (own, team, all).
+    permissions: dict[str, str]
+    tenants: list[TenantChoice]
+    created_at: datetime

@@ -1,0 +1,203 @@
+"""The ``huike`` command: serve, migrate, demo, and a few operator tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from core.kernel.database import Database
+from core.kernel.errors import DomainError
+from core.kernel.migrate import make_revision
+from core.kernel.migrate import upgrade as migrate_upgrade
+from core.kernel.settings import Settings
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(runner())
+    except DomainError as exc:
+        field = f" ({exc.errors[0].field})" if exc.errors else ""
+        raise click.ClickException(f"{exc.message}{field}") from exc
+
+
+def _host_port(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--port", type=int, default=None, help="Port [HUIKE_PORT, 8000]")(func)
+    return click.option("--host", default=None, help="Interface [HUIKE_HOST, 127.0.0.1]")(func)
+
+
+@click.group()
+def main() -> None:
+    """Huike: multi-tenant CRM + ERP. Every setting is a HUIKE_* environment variable."""
+
+
+@main.command()
+@_host_port
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the API (migrate first)."""
+    _serve(_settings(), host, port)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from frontend_api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="warning",
+        proxy_headers=True,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest version."""
+    settings = _settings()
+    migrate_upgrade(settings)
+    click.echo("Database is up to date.")
+
+
+@main.command("makemigration")
+@click.argument("message")
+def makemigration(message: str) -> None:
+    """Write a new migration from the models (review it before committing)."""
+    make_revision(_settings(), message)
+
+
+@main.command()
+@_host_port
+def demo(host: str | None, port: int | None) -> None:
+    """Migrate, seed the demo tenant, print a login, and serve."""
+    from frontend_api.services import permission_registry
+    from tenants.demo import seed_demo
+
+    settings = _settings()
+    migrate_upgrade(settings)
+    login = _run(settings, lambda db: seed_demo(db, permission_registry(), settings.password_min_length))
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    click.echo(
+        "\nHuike is starting with the demo business"
+        f"{'' if login.created else ' (already seeded)'}.\n"
+        f"  URL:      {url}\n"
+        f"  API docs: {url}/schema/swagger\n"
+        f"  Email:    {login.email}\n"
+        f"  Password: {login.password}\n"
+        f"  Sign in:  curl -s -X POST {url}/api/v1/auth/token -H 'Content-Type: application/json' "
+        f'-d \'{{"email": "{login.email}", "password": "{login.password}"}}\'\n'
+    )
+    _serve(settings, host, port)
+
+
+@main.group()
+def tenants() -> None:
+    """Create and list tenants."""
+
+
+@tenants.command("create")
+@click.option("--name", required=True, help="Company name")
+@click.option("--owner-email", required=True)
+@click.option("--owner-name", required=True)
+@click.password_option("--owner-password", envvar="HUIKE_NEW_PASSWORD")
+def tenants_create(name: str, owner_email: str, owner_name: str, owner_password: str) -> None:
+    """Create a tenant with its owner."""
+    from frontend_api.services import permission_registry
+    from tenants.schemas import SignupCommand
+    from tenants.service import create_tenant_with_owner
+
+    settings = _settings()
+    command = SignupCommand(
+        company_name=name, owner_name=owner_name, email=owner_email, password=owner_password
+    )
+    tenant, _ = _run(
+        settings,
+        lambda db: create_tenant_with_owner(
+            db, permission_registry(), command, min_password_length=settings.password_min_length
+        ),
+    )
+    click.echo(f"Created tenant {tenant.slug} ({tenant.id}).")
+
+
+@tenants.command("list")
+@click.option("--search", default=None, help="Part of the name or slug")
+def tenants_list(search: str | None) -> None:
+    """List tenants."""
+    from core.kernel.pagination import PageRequest
+    from tenants.service import list_tenants
+
+    async def work(db: Database) -> None:
+        cursor: str | None = None
+        async with db.transaction() as session:
+            while True:
+                page = await list_tenants(session, PageRequest(limit=200, cursor=cursor), search)
+                for t in page.items:
+                    click.echo(f"{t.id}  {t.slug:<30} {t.status:<10} {t.plan:<10} {t.name}")
+                if page.next_cursor is None:
+                    return
+                cursor = page.next_cursor
+
+    _run(_settings(), work)
+
+
+@main.group()
+def users() -> None:
+    """Manage people in a tenant."""
+
+
+@users.command("create")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", "roles", multiple=True, default=["viewer"], show_default=True)
+@click.password_option("--password", envvar="HUIKE_NEW_PASSWORD")
+def users_create(tenant_ref: str, email: str, name: str, roles: tuple[str, ...], password: str) -> None:
+    """Create an account (or reuse one) and add it to a tenant with roles."""
+    from tenants.operator import add_user_to_tenant
+
+    settings = _settings()
+    _run(
+        settings, lambda db: add_user_to_tenant(db, settings, tenant_ref, email, name, password, list(roles))
+    )
+    click.echo(f"{email} is now a member of {tenant_ref} as {', '.join(roles)}.")
+
+
+@main.group()
+def admin() -> None:
+    """Manage platform admins."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.password_option("--password", envvar="HUIKE_NEW_PASSWORD")
+def admin_create(email: str, name: str, password: str) -> None:
+    """Create (or promote) a platform admin."""
+    from tenants.operator import create_platform_admin
+
+    settings = _settings()
+    _run(settings, lambda db: create_platform_admin(db, settings, email, name, password))
+    click.echo(f"{email} is a platform admin. Sign in at POST /api/platform/auth/token.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Members of the tenant: list, show, change roles and team, remove."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, delete, get, patch
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from core.kernel.pagination import Page
+from core.security import members
+from core.security.members import MemberUpdate, MemberView
+from frontend_api.deps import PageDep, PrincipalDep, SessionDep
+
+__all__ = ["MemberController"]
+
+
+class MemberController(Controller):
+    path = "/api/v1/members"
+    tags = ["members"]
+
+    @get("/", permission="members.read", summary="List the people of the account")
+    async def list_members(
+        self, session: SessionDep, page: PageDep, team_id: FromQuery[uuid.UUID | None] = None
+    ) -> Page[MemberView]:
+        return await members.list_members(session, page, team_id)
+
+    @get("/{member_id:uuid}", permission="members.read", summary="Show a member")
+    async def show(self, session: SessionDep, member_id: FromPath[uuid.UUID]) -> MemberView:
+        return await members.get_member(session, member_id)
+
+    @patch(
+        "/{member_id:uuid}", permission="members.manage", summary="Change a member's roles, team or status"
+    )
+    async def update(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        member_id: FromPath[uuid.UUID],
+        data: JSONBody[MemberUpdate],
+    ) -> MemberView:
+        return await members.update_member(session, principal, member_id, data)
+
+    @delete("/{member_id:uuid}", permission="members.manage", summary="Remove a member from the account")
+    async def remove(
+        self, session: SessionDep, principal: PrincipalDep, member_id: FromPath[uuid.UUID]
+    ) -> None:
+        await members.deactivate_member(session, principal, member_id)

@@ -1,0 +1,106 @@
+"""Who may call what. Every route handler declares exactly one of:
+
+* ``public=True``: signup, login, health, schema...;
+* ``permission="domain.action"``: a tenant member or API key holding that permission
+  (``permission=AUTHENTICATED`` for any signed-in member, such as ``/me``);
+* ``platform=True``: a platform admin.
+
+One app-level guard enforces it; a route that declares none is refused (and a test walks
+every route). The tenant of the request comes from the verified credential only, and is
+put in context here, before any session opens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from core.kernel.errors import Forbidden, Locked, Unauthorized
+from core.kernel.models import TenantStatus
+from core.kernel.tenancy import _current_tenant
+from core.security.principal import Principal
+from frontend_api.services import Services
+
+__all__ = ["AUTHENTICATED", "PlatformPrincipal", "authorize", "declared_access", "principal_of"]
+
+AUTHENTICATED = "authenticated"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class PlatformPrincipal:
+    def __init__(self, user_id: uuid.UUID) -> None:
+        self.user_id = user_id
+
+
+def declared_access(opt: dict[str, Any]) -> str | None:
+    """What the handler declared, or None if it declared nothing."""
+    if opt.get("public"):
+        return "public"
+    if opt.get("platform"):
+        return "platform"
+    permission = opt.get("permission")
+    return permission if isinstance(permission, str) else None
+
+
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "Sign in and send the access token as 'Authorization: Bearer <token>'.",
+            code="not_authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    access = declared_access(handler.opt)
+    if access is None:
+        raise Forbidden("This route declares no permission.", code="undeclared_permission")
+    if access == "public":
+        return
+    services: Services = connection.app.state.services
+    token = _bearer(connection)
+    if access == "platform":
+        claims = services.signer.verify(token, "platform")
+        connection.state.principal = PlatformPrincipal(uuid.UUID(claims["sub"]))
+        return
+    principal = await _resolve_member(services, token)
+    connection.state.principal = principal
+    if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
+        raise Forbidden(
+            "This business requires two-factor authentication; set it up at /api/v1/me/2fa.",
+            code="two_factor_setup_required",
+        )
+    if access != AUTHENTICATED and not principal.can(access):
+        raise Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
+    if (
+        principal.tenant_status == TenantStatus.SUSPENDED
+        and connection.scope.get("method") not in _SAFE_METHODS
+        and not handler.opt.get("allowed_when_suspended")
+    ):
+        raise Locked(
+            f"This business is suspended: {principal.tenant_status_reason or 'contact support'}. "
+            "You can sign in and read, but not make changes.",
+            code="tenant_suspended",
+        )
+
+
+async def _resolve_member(services: Services, token: str) -> Principal:
+    claims = services.signer.verify(token, "access")
+    tenant_id = uuid.UUID(claims["tid"])
+    # The request's task ends with the request, so the context needs no reset.
+    _current_tenant.set(tenant_id)
+    async with services.db.transaction() as session:
+        return await services.auth.principal_for_access_token(session, claims)
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = connection.state.get("principal")
+    if not isinstance(principal, Principal):
+        raise Unauthorized("Not signed in.", code="not_authenticated")
+    return principal
