@@ -2,12 +2,15 @@
 
 * ``public=True``: signup, login, health, schema...;
 * ``permission="domain.action"``: a tenant member or API key holding that permission
-  (``permission=AUTHENTICATED`` for any signed-in member, such as ``/me``);
+  (``permission=AUTHENTICATED`` for any signed-in member, such as ``/me``: a person, so an
+  API key is refused there with ``not_a_person``);
 * ``platform=True``: a platform admin.
 
 One app-level guard enforces it; a route that declares none is refused (and a test walks
-every route). The tenant of the request comes from the verified credential only, and is
-put in context here, before any session opens.
+every route). The credential is a Bearer access token (a JWT) or an API key
+(``hk_<tenant>_<key>_<secret>``, see :mod:`core.security.api_keys`). The tenant of the
+request comes from the verified credential only, and is put in context here, before any
+session opens.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from litestar.handlers import BaseRouteHandler
 from core.kernel.errors import Forbidden, Locked, Unauthorized
 from core.kernel.models import TenantStatus
 from core.kernel.tenancy import _current_tenant
+from core.security import api_keys
 from core.security.principal import Principal
 from frontend_api.services import Services
 
@@ -69,8 +73,12 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         claims = services.signer.verify(token, "platform")
         connection.state.principal = PlatformPrincipal(uuid.UUID(claims["sub"]))
         return
-    principal = await _resolve_member(services, token)
+    principal = await _resolve_principal(services, token)
     connection.state.principal = principal
+    if access == AUTHENTICATED and principal.kind != "user":
+        raise Forbidden(
+            "This route is for a signed-in person; an API key cannot use it.", code="not_a_person"
+        )
     if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
         raise Forbidden(
             "This business requires two-factor authentication; set it up at /api/v1/me/2fa.",
@@ -90,6 +98,12 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         )
 
 
+async def _resolve_principal(services: Services, token: str) -> Principal:
+    if api_keys.is_api_key(token):
+        return await _resolve_api_key(services, token)
+    return await _resolve_member(services, token)
+
+
 async def _resolve_member(services: Services, token: str) -> Principal:
     claims = services.signer.verify(token, "access")
     tenant_id = uuid.UUID(claims["tid"])
@@ -97,6 +111,14 @@ async def _resolve_member(services: Services, token: str) -> Principal:
     _current_tenant.set(tenant_id)
     async with services.db.transaction() as session:
         return await services.auth.principal_for_access_token(session, claims)
+
+
+async def _resolve_api_key(services: Services, token: str) -> Principal:
+    tenant_id, _ = api_keys.parse_key(token)
+    # As for a member: the tenant is in context before the first query.
+    _current_tenant.set(tenant_id)
+    async with services.db.transaction() as session:
+        return await api_keys.principal_for_api_key(session, token)
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -53,7 +53,11 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         db,
         signer,
         TokenPolicy(settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds),
-        LoginThrottling(settings.login_free_attempts, settings.login_max_delay_seconds),
+        LoginThrottling(
+            settings.login_free_attempts,
+            settings.login_free_attempts_per_ip,
+            settings.login_max_delay_seconds,
+        ),
     )
     return Services(
         settings=settings,

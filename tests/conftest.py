@@ -122,6 +122,24 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The application's connection (on PostgreSQL: the non-owner role, under RLS)."""
     database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def rls_free_db(settings: Settings) -> AsyncIterator[Database]:
+    """A connection that row-level security does not filter (on PostgreSQL the migration
+    owner, a superuser in CI), so the ORM wall is tested on its own."""
+    database = Database(settings.owner_database_url)
+    if database.dialect == "postgresql":
+        async with database.engine.connect() as conn:
+            bypasses = (
+                await conn.execute(
+                    text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+                )
+            ).scalar_one()
+        assert bypasses, "HUIKE_TEST_MIGRATION_DATABASE_URL must be a role that bypasses RLS"
     yield database
     await database.dispose()

@@ -34,3 +34,53 @@ def bearer(token: str) -> dict[str, str]:
 
 def login(client: TestClient[Any], email: str, password: str = PASSWORD, **extra: Any) -> Any:
     return client.post("/api/v1/auth/token", json={"email": email, "password": password, **extra})
+
+
+def add_member(client: TestClient[Any], settings: Any, tenant_id: str, *roles: str) -> dict[str, Any]:
+    """Add a new person with ``roles`` to the tenant (the operator path, as ``huike users
+    create`` does) and sign them in; returns the token response plus ``headers``, ``email``
+    and ``member_id``."""
+    import asyncio
+
+    from core.kernel.database import Database
+    from tenants.operator import add_user_to_tenant
+
+    email = unique_email("member")
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        try:
+            await add_user_to_tenant(db, settings, tenant_id, email, "Member", PASSWORD, list(roles))
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    response = login(client, email)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    body["email"] = email
+    body["headers"] = bearer(body["access_token"])
+    body["member_id"] = client.get("/api/v1/me", headers=body["headers"]).json()["membership_id"]
+    return body
+
+
+def platform_admin(client: TestClient[Any], settings: Any) -> dict[str, str]:
+    """Create a platform admin (as ``huike admin create`` does); returns auth headers."""
+    import asyncio
+
+    from core.kernel.database import Database
+    from tenants.operator import create_platform_admin
+
+    email = unique_email("platform")
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        try:
+            await create_platform_admin(db, settings, email, "Platform Admin", PASSWORD)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    response = client.post("/api/platform/auth/token", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return bearer(response.json()["access_token"])

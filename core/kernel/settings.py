@@ -44,8 +44,10 @@ class Settings:
     invitation_ttl_seconds: int = 7 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
     password_min_length: int = 10
-    #: Failed logins allowed per account or IP before delays start.
+    #: Failed logins allowed per account before delays start.
     login_free_attempts: int = 5
+    #: Failed logins allowed from one IP (across accounts) before delays start.
+    login_free_attempts_per_ip: int = 20
     #: Longest delay imposed after repeated failed logins.
     login_max_delay_seconds: int = 900
     #: Largest accepted request body.

@@ -14,6 +14,9 @@ from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.models import Membership, MembershipRole, Role, Team, User
 from core.security.principal import Principal
 from core.security.roles import ensure_not_last_owner, set_membership_roles
+from core.security.scope import owner_filter
+
+READ = "members.read"
 
 __all__ = [
     "MemberUpdate",
@@ -99,9 +102,10 @@ async def _views(session: AsyncSession, memberships: list[Membership]) -> list[M
 
 
 async def list_members(
-    session: AsyncSession, page: PageRequest, team_id: uuid.UUID | None = None
+    session: AsyncSession, principal: Principal, page: PageRequest, team_id: uuid.UUID | None = None
 ) -> Page[MemberView]:
-    stmt = select(Membership)
+    """Members within the caller's ``members.read`` scope (own: themselves; team: their teams)."""
+    stmt = select(Membership).where(await owner_filter(session, principal, READ, Membership.user_id))
     if team_id is not None:
         stmt = stmt.where(Membership.team_id == team_id)
     result = await paginate(
@@ -120,8 +124,17 @@ async def _membership(session: AsyncSession, membership_id: uuid.UUID, *, lock: 
     return membership
 
 
-async def get_member(session: AsyncSession, membership_id: uuid.UUID) -> MemberView:
-    return (await _views(session, [await _membership(session, membership_id)]))[0]
+async def get_member(session: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> MemberView:
+    """One member, if within the caller's ``members.read`` scope; otherwise not found."""
+    membership = await _membership(session, membership_id)
+    in_scope = await session.scalar(
+        select(Membership.id).where(
+            Membership.id == membership.id, await owner_filter(session, principal, READ, Membership.user_id)
+        )
+    )
+    if in_scope is None:
+        raise NotFound()
+    return (await _views(session, [membership]))[0]
 
 
 async def update_member(
@@ -142,7 +155,7 @@ async def update_member(
             await _deactivate(session, principal, membership)
         membership.is_active = change.is_active
     await session.flush()
-    return await get_member(session, membership.id)
+    return (await _views(session, [membership]))[0]
 
 
 async def _deactivate(session: AsyncSession, principal: Principal, membership: Membership) -> None:

@@ -29,13 +29,17 @@ def throttle_keys(email: str, ip: str | None) -> list[str]:
 
 
 class LoginThrottling:
-    def __init__(self, free_attempts: int, max_delay_seconds: int) -> None:
+    """An account gets a few free failures; an IP, shared by a whole office behind NAT, more."""
+
+    def __init__(self, free_attempts: int, free_attempts_per_ip: int, max_delay_seconds: int) -> None:
         self.free_attempts = free_attempts
+        self.free_attempts_per_ip = free_attempts_per_ip
         self.max_delay = max_delay_seconds
 
-    def delay_after(self, failures: int) -> int:
-        """Seconds to wait after ``failures`` consecutive failures: 0, then 1, 2, 4, ..."""
-        over = failures - self.free_attempts
+    def delay_after(self, failures: int, key: str = "account:") -> int:
+        """Seconds to wait after ``failures`` consecutive failures: 0 while free, then 1, 2, 4..."""
+        free = self.free_attempts_per_ip if key.startswith("ip:") else self.free_attempts
+        over = failures - free - 1
         if over < 0:
             return 0
         return min(self.max_delay, int(2**over))
@@ -61,7 +65,7 @@ class LoginThrottling:
                 set_={"failures": LoginThrottle.failures + 1, "updated_at": now},
             ).returning(LoginThrottle.failures)
             failures = (await session.execute(upsert)).scalar_one()
-            delay = self.delay_after(failures)
+            delay = self.delay_after(failures, key)
             if delay:
                 await session.execute(
                     update(LoginThrottle)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontend_api.routes.api_keys import ApiKeyController
 from frontend_api.routes.auth import AuthController
 from frontend_api.routes.health import healthz, readyz
+from frontend_api.routes.invitations import InvitationController
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
+from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.platform import PlatformController, platform_token
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
+from frontend_api.routes.teams import TeamController
+from frontend_api.routes.tenant import TenantController
+from frontend_api.routes.two_factor import TwoFactorController
 
 __all__ = ["ROUTES"]
 
@@ -20,9 +26,15 @@ ROUTES: list[Any] = [
     signup,
     AuthController,
     me,
+    TwoFactorController,
+    TenantController,
     list_permissions,
     RoleController,
     MemberController,
+    InvitationController,
+    PasswordResetController,
+    TeamController,
+    ApiKeyController,
     platform_token,
     PlatformController,
 ]

@@ -21,13 +21,19 @@ class MemberController(Controller):
 
     @get("/", permission="members.read", summary="List the people of the account")
     async def list_members(
-        self, session: SessionDep, page: PageDep, team_id: FromQuery[uuid.UUID | None] = None
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        page: PageDep,
+        team_id: FromQuery[uuid.UUID | None] = None,
     ) -> Page[MemberView]:
-        return await members.list_members(session, page, team_id)
+        return await members.list_members(session, principal, page, team_id)
 
     @get("/{member_id:uuid}", permission="members.read", summary="Show a member")
-    async def show(self, session: SessionDep, member_id: FromPath[uuid.UUID]) -> MemberView:
-        return await members.get_member(session, member_id)
+    async def show(
+        self, session: SessionDep, principal: PrincipalDep, member_id: FromPath[uuid.UUID]
+    ) -> MemberView:
+        return await members.get_member(session, principal, member_id)
 
     @patch(
         "/{member_id:uuid}", permission="members.manage", summary="Change a member's roles, team or status"

@@ -12,6 +12,9 @@ PUBLIC = {
     "/api/v1/signup",
     "/api/v1/auth/token",
     "/api/v1/auth/refresh",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/invitations/accept",
     "/api/platform/auth/token",
 }
 

@@ -1,0 +1,321 @@
+"""Invitations: a tenant admin invites a person by email to join with one role.
+
+Only a SHA-256 of the secret is stored. The token mailed to the invitee carries the tenant
+(``<tenant hex>.<invitation hex>.<secret>``), because accepting is public: the tenant context
+is set from the token before any query, so the walls hold for the public route too.
+
+Accepting creates the account when none exists for the invited email; when one exists, the
+invitee proves it with the account's password (and code, with 2FA), so an invitation never
+hands someone else's account over.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import msgspec
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.kernel.clock import utcnow
+from core.kernel.database import Database
+from core.kernel.errors import Conflict, Forbidden, Invalid, Locked, NotFound, Unauthorized
+from core.kernel.mail import Mailer, Message
+from core.kernel.models import Tenant, TenantStatus
+from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.tenancy import tenant_context
+from core.security import accounts, two_factor
+from core.security.members import add_member
+from core.security.models import Invitation, Membership, Role, User
+from core.security.opaque import digest, new_secret, same_digest
+from core.security.passwords import verify_password
+from core.security.principal import Principal
+from core.security.roles import OWNER, ensure_may_grant
+from core.security.schemas import TokenPair
+from core.security.service import Authenticator
+from core.security.throttle import throttle_keys
+
+__all__ = [
+    "InvitationAccept",
+    "InvitationCreate",
+    "InvitationView",
+    "accept_invitation",
+    "create_invitation",
+    "invite",
+    "list_invitations",
+    "revoke_invitation",
+]
+
+_TOKEN = re.compile(r"^([0-9a-f]{32})\.([0-9a-f]{32})\.([A-Za-z0-9_-]{16,128})$")
+_INVALID = "This invitation link is not valid: it may have expired, been used or been revoked."
+
+
+class InvitationCreate(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    role_id: uuid.UUID
+
+
+class InvitationAccept(msgspec.Struct, forbid_unknown_fields=True):
+    token: str
+    password: str
+    #: Needed only when no account exists yet for the invited email.
+    full_name: str = ""
+    #: Current TOTP code, when the existing account has two-factor authentication on.
+    otp: str | None = None
+
+
+class InvitationView(msgspec.Struct):
+    """What admins see of an invitation: never its secret or token."""
+
+    id: uuid.UUID
+    email: str
+    role_id: uuid.UUID
+    invited_by: uuid.UUID
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    tenant_id: uuid.UUID
+    invitation_id: uuid.UUID
+    secret: str
+
+
+def _view(invitation: Invitation) -> InvitationView:
+    return InvitationView(
+        id=invitation.id,
+        email=invitation.email,
+        role_id=invitation.role_id,
+        invited_by=invitation.invited_by,
+        expires_at=invitation.expires_at,
+        created_at=invitation.created_at,
+    )
+
+
+def _invalid() -> Invalid:
+    return Invalid(_INVALID, field="token", code="invalid_invitation")
+
+
+def _pending() -> list[ColumnElement[bool]]:
+    now = utcnow()
+    return [Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None), Invitation.expires_at > now]
+
+
+async def create_invitation(
+    session: AsyncSession,
+    principal: Principal,
+    command: InvitationCreate,
+    *,
+    ttl_seconds: int,
+    public_url: str,
+) -> tuple[InvitationView, Message]:
+    """Record an invitation in the current tenant; returns its view and the mail to send."""
+    if principal.user_id is None:
+        raise Forbidden("Invitations are sent by a person, not an API key.", code="not_a_person")
+    email = accounts.validated_email(command.email)
+    role = await session.scalar(select(Role).where(Role.id == command.role_id))
+    if role is None:
+        raise Invalid("The role does not exist.", field="role_id", code="unknown_role")
+    if role.template == OWNER and not principal.can("tenant.transfer_ownership"):
+        raise Forbidden("Only an owner can invite someone as owner.", field="role_id", code="owner_only")
+    ensure_may_grant(principal, role.grants, "role_id")
+    member = await session.scalar(
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(func.lower(User.email) == email, Membership.is_active.is_(True))
+    )
+    if member is not None:
+        raise Conflict("This person is already a member.", field="email", code="already_member")
+    pending = await session.scalar(select(Invitation.id).where(Invitation.email == email, *_pending()))
+    if pending is not None:
+        raise Conflict(
+            "This person already has a pending invitation; revoke it to send a new one.",
+            field="email",
+            code="already_invited",
+        )
+    secret = new_secret()
+    invitation = Invitation(
+        email=email,
+        role_id=role.id,
+        secret_hash=digest(secret),
+        invited_by=principal.user_id,
+        expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+    )
+    session.add(invitation)
+    await session.flush()
+    tenant = await session.get_one(Tenant, principal.tenant_id)
+    inviter = await session.get_one(User, principal.user_id)
+    token = f"{principal.tenant_id.hex}.{invitation.id.hex}.{secret}"
+    link = f"{public_url.rstrip('/')}/accept-invitation?{urlencode({'token': token})}"
+    message = Message(
+        to=email,
+        subject=f"{inviter.full_name} invited you to {tenant.name} on Huike",
+        body=(
+            f"{inviter.full_name} ({inviter.email}) invited you to join {tenant.name} on Huike "
+            f"as {role.name}.\n\nAccept the invitation here:\n{link}\n\n"
+            f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
+            "If you did not expect it, ignore this mail."
+        ),
+    )
+    return _view(invitation), message
+
+
+async def invite(
+    db: Database,
+    mailer: Mailer,
+    principal: Principal,
+    command: InvitationCreate,
+    *,
+    ttl_seconds: int,
+    public_url: str,
+) -> InvitationView:
+    """Create the invitation in its own transaction, then mail it once that has committed, so no
+    link is ever sent for an invitation that was rolled back. Run in the principal's tenant."""
+    async with db.transaction() as session:
+        view, message = await create_invitation(
+            session, principal, command, ttl_seconds=ttl_seconds, public_url=public_url
+        )
+    await mailer.send(message)
+    return view
+
+
+async def list_invitations(session: AsyncSession, page: PageRequest) -> Page[InvitationView]:
+    """Pending invitations of the current tenant (not accepted, revoked or expired)."""
+    stmt = select(Invitation).where(*_pending())
+    return await paginate(
+        session,
+        stmt,
+        Invitation.id,
+        page,
+        _view,
+        sortable={"email": Invitation.email, "expires_at": Invitation.expires_at},
+    )
+
+
+async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> None:
+    """Revoke an invitation so its link stops working. Revoking twice is harmless."""
+    invitation = await session.scalar(
+        select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+    )
+    if invitation is None:
+        raise NotFound()
+    if invitation.accepted_at is not None:
+        raise Conflict("The invitation was already accepted.", code="invitation_accepted")
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+    await session.flush()
+
+
+def _parse(token: str) -> _Token:
+    match = _TOKEN.match(token.strip())
+    if match is None:
+        raise _invalid()
+    return _Token(uuid.UUID(hex=match[1]), uuid.UUID(hex=match[2]), match[3])
+
+
+async def accept_invitation(
+    db: Database,
+    auth: Authenticator,
+    command: InvitationAccept,
+    *,
+    ip: str | None,
+    min_password_length: int,
+) -> TokenPair:
+    """Join the tenant named by the token and sign in there; one transaction in that tenant."""
+    token = _parse(command.token)
+    with tenant_context(token.tenant_id):
+        try:
+            async with db.transaction() as session:
+                return await _accept(session, auth, command, token, ip, min_password_length)
+        except _WrongCredentials as wrong:
+            # Counted like a failed sign-in, in a transaction of its own: the accept rolled back.
+            async with db.transaction() as session:
+                await auth.throttling.record_failure(session, wrong.keys)
+            raise Unauthorized(wrong.message, field=wrong.field, code="invalid_credentials") from None
+
+
+class _WrongCredentials(Exception):
+    def __init__(self, keys: list[str], message: str, field: str) -> None:
+        super().__init__(message)
+        self.keys = keys
+        self.message = message
+        self.field = field
+
+
+async def _accept(
+    session: AsyncSession,
+    auth: Authenticator,
+    command: InvitationAccept,
+    token: _Token,
+    ip: str | None,
+    min_password_length: int,
+) -> TokenPair:
+    invitation = await session.scalar(select(Invitation).where(Invitation.id == token.invitation_id))
+    if (
+        invitation is None
+        or not same_digest(invitation.secret_hash, digest(token.secret))
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
+        raise _invalid()
+    tenant = await session.get_one(Tenant, token.tenant_id)
+    if tenant.status == TenantStatus.SUSPENDED:
+        raise Locked(
+            f"This business is suspended: {tenant.status_reason or 'contact support'}. "
+            "Its invitations can be accepted once it is active again.",
+            code="tenant_suspended",
+        )
+    user = await _invitee_account(session, auth, command, invitation.email, ip, min_password_length)
+    claimed = await session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, *_pending())
+        .values(accepted_at=utcnow())
+        .returning(Invitation.id)
+    )
+    if claimed.first() is None:  # a concurrent accept or revoke won
+        raise _invalid()
+    membership = await add_member(session, None, user, [invitation.role_id])
+    return await auth.issue(session, user.id, token.tenant_id, membership.id)
+
+
+async def _invitee_account(
+    session: AsyncSession,
+    auth: Authenticator,
+    command: InvitationAccept,
+    email: str,
+    ip: str | None,
+    min_password_length: int,
+) -> User:
+    """The invited email's account: created now, or proven with its password (and 2FA code)."""
+    user = await accounts.find_by_email(session, email)
+    if user is None:
+        return await accounts.create_account(
+            session,
+            email=email,
+            full_name=command.full_name,
+            password=command.password,
+            min_password_length=min_password_length,
+        )
+    keys = throttle_keys(email, ip)
+    await auth.throttling.check(session, keys)
+    if not await verify_password(user.password_hash, command.password) or not user.is_active:
+        raise _WrongCredentials(
+            keys,
+            "An account with this email already exists; enter its password to accept.",
+            "password",
+        )
+    if user.totp_enabled:
+        if not command.otp:
+            raise Unauthorized(
+                "Enter the code from your authenticator app.", field="otp", code="otp_required"
+            )
+        if not two_factor.verify(user, command.otp):
+            raise _WrongCredentials(keys, "The code from your authenticator app is wrong.", "otp")
+    await auth.throttling.record_success(session, keys[0])
+    return user

@@ -1,0 +1,95 @@
+"""The current tenant's own settings: its name, and whether every member needs 2FA.
+
+``tenants`` is a platform-level table, so the tenant filter does not apply to it: these use
+cases reach exactly one row, the one named by the caller's credential (``principal.tenant_id``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.kernel.errors import Invalid, NotFound
+from core.kernel.models import Tenant
+from core.security.principal import Principal
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "TenantSettingsUpdate",
+    "TenantSettingsView",
+    "clean_tenant_name",
+    "get_tenant_settings",
+    "update_tenant_settings",
+]
+
+MAX_NAME_LENGTH = 200
+
+
+class TenantSettingsView(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    slug: str
+    status: str
+    status_reason: str | None
+    plan: str
+    require_two_factor: bool
+    created_at: datetime
+
+
+class TenantSettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    require_two_factor: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+def clean_tenant_name(name: str, field: str = "name") -> str:
+    """The business name as stored, or :class:`Invalid` naming ``field`` (signup's rule)."""
+    name = name.strip()
+    if not name:
+        raise Invalid("Company name must not be empty.", field=field, code="required")
+    if len(name) > MAX_NAME_LENGTH:
+        raise Invalid(f"Company name is at most {MAX_NAME_LENGTH} characters.", field=field, code="too_long")
+    return name
+
+
+def _view(tenant: Tenant) -> TenantSettingsView:
+    return TenantSettingsView(
+        id=tenant.id,
+        name=tenant.name,
+        slug=tenant.slug,
+        status=tenant.status,
+        status_reason=tenant.status_reason,
+        plan=tenant.plan,
+        require_two_factor=tenant.require_two_factor,
+        created_at=tenant.created_at,
+    )
+
+
+async def _own_tenant(session: AsyncSession, principal: Principal, *, lock: bool = False) -> Tenant:
+    tenant = await session.get(Tenant, principal.tenant_id, with_for_update=lock)
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+async def get_tenant_settings(session: AsyncSession, principal: Principal) -> TenantSettingsView:
+    return _view(await _own_tenant(session, principal))
+
+
+async def update_tenant_settings(
+    session: AsyncSession, principal: Principal, change: TenantSettingsUpdate
+) -> TenantSettingsView:
+    """Rename the business or switch the 2FA requirement.
+
+    Requiring 2FA takes effect at the next request of each member: one without it can then
+    only reach ``/api/v1/me`` and the 2FA setup routes until they turn it on.
+    """
+    tenant = await _own_tenant(session, principal, lock=True)
+    if not isinstance(change.name, msgspec.UnsetType):
+        tenant.name = clean_tenant_name(change.name)
+    if not isinstance(change.require_two_factor, msgspec.UnsetType):
+        tenant.require_two_factor = change.require_two_factor
+    await session.flush()
+    return _view(tenant)

@@ -1,0 +1,27 @@
+"""The current tenant's settings."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, patch
+from litestar.params import JSONBody
+
+from core.security import tenant_settings
+from core.security.tenant_settings import TenantSettingsUpdate, TenantSettingsView
+from frontend_api.deps import PrincipalDep, SessionDep
+
+__all__ = ["TenantController"]
+
+
+class TenantController(Controller):
+    path = "/api/v1/tenant"
+    tags = ["tenant"]
+
+    @get("/", permission="tenant.read", summary="Show the business account's settings")
+    async def show(self, session: SessionDep, principal: PrincipalDep) -> TenantSettingsView:
+        return await tenant_settings.get_tenant_settings(session, principal)
+
+    @patch("/", permission="tenant.manage", summary="Rename the account or require 2FA for its members")
+    async def update(
+        self, session: SessionDep, principal: PrincipalDep, data: JSONBody[TenantSettingsUpdate]
+    ) -> TenantSettingsView:
+        return await tenant_settings.update_tenant_settings(session, principal, data)

@@ -1,0 +1,109 @@
+"""`huike demo` on a fresh data folder: migrates, seeds, prints a login that works, serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(url: str, body: dict[str, str]) -> dict[str, object]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def _get(url: str, token: str) -> dict[str, object]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUIKE_")}
+    env.update(
+        HUIKE_DATA_DIR=str(data_dir),
+        HUIKE_DATABASE_URL=f"sqlite+aiosqlite:///{data_dir}/huike.db",
+        HUIKE_LOG_LEVEL="WARNING",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "frontend_api.cli", "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    printed = ""
+    deadline = time.monotonic() + 60
+    while "Password:" not in printed and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        printed += line
+    return process, printed
+
+
+def _wait_until_serving(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail("huike demo did not start serving")
+
+
+def test_demo_prints_a_login_that_works(tmp_path: Path) -> None:
+    port = _free_port()
+    process, printed = _start_demo(tmp_path, port)
+    try:
+        url = re.search(r"URL:\s+(\S+)", printed)
+        email = re.search(r"Email:\s+(\S+)", printed)
+        password = re.search(r"Password:\s+(\S+)", printed)
+        assert url, printed
+        assert email, printed
+        assert password, printed
+        assert url.group(1) == f"http://127.0.0.1:{port}"
+        _wait_until_serving(url.group(1))
+        tokens = _post(
+            f"{url.group(1)}/api/v1/auth/token", {"email": email.group(1), "password": password.group(1)}
+        )
+        me = _get(f"{url.group(1)}/api/v1/me", str(tokens["access_token"]))
+        assert me["roles"] == ["owner"]
+        members = _get(f"{url.group(1)}/api/v1/members", str(tokens["access_token"]))
+        assert len(members["items"]) == 4  # type: ignore[arg-type]
+        assert (tmp_path / "huike.db").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def test_a_second_demo_start_reuses_the_seeded_tenant(tmp_path: Path) -> None:
+    for expected in ("", "(already seeded)"):
+        port = _free_port()
+        process, printed = _start_demo(tmp_path, port)
+        try:
+            assert "Password:" in printed, printed
+            assert expected in printed
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=20)

@@ -1,0 +1,72 @@
+"""Wall 3: another tenant's object id is a 404 with the same body as a missing id.
+
+The walk reads the OpenAPI document, so every route with an id in its path is covered as
+soon as it exists: tenant B tries every id tenant A has, on every method, and never gets a
+2xx, nor an answer that differs from the one for an id that exists nowhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar.testing import TestClient
+
+from core.kernel.settings import Settings
+from tests.helpers import add_member, signup
+
+MISSING = "01234567-89ab-7def-8123-456789abcdef"
+_PARAM = re.compile(r"\{[^}]+\}")
+
+
+def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str, Any], set[str]]:
+    a = signup(client, "Tenant A")
+    member = add_member(client, settings, a["tenant_id"], "sales_rep")
+    headers = a["headers"]
+    team = client.post("/api/v1/teams", headers=headers, json={"name": "A team"}).json()
+    role = client.post("/api/v1/roles", headers=headers, json={"name": "A role", "grants": {}}).json()
+    ids = {a["tenant_id"], member["member_id"], team["id"], role["id"]}
+    for listing in (
+        "/api/v1/roles",
+        "/api/v1/members",
+        "/api/v1/teams",
+        "/api/v1/api-keys",
+        "/api/v1/invitations",
+    ):
+        response = client.get(f"{listing}?limit=200", headers=headers)
+        if response.status_code == 200:
+            ids |= {item["id"] for item in response.json()["items"]}
+    key = client.post(
+        "/api/v1/api-keys", headers=headers, json={"name": "A key", "grants": {"roles.read": "all"}}
+    )
+    if key.status_code == 201:
+        ids.add(key.json()["id"])
+    return a, ids
+
+
+def _comparable(response: Any) -> tuple[int, dict[str, Any]]:
+    body = response.json() if response.content else {}
+    body.pop("request_id", None)
+    return response.status_code, body
+
+
+def test_no_route_answers_2xx_for_another_tenants_ids(client: TestClient[Any], settings: Settings) -> None:
+    _, a_ids = _tenant_a_ids(client, settings)
+    b = signup(client, "Tenant B")
+    schema = client.get("/schema/openapi.json").json()
+    templated = {path: ops for path, ops in schema["paths"].items() if _PARAM.search(path)}
+    assert templated, "the walk found no route with an id"
+    tried = 0
+    for path, operations in templated.items():
+        for method in operations:
+            if method not in {"get", "put", "patch", "delete", "post"}:
+                continue
+            baseline = _comparable(
+                client.request(method, _PARAM.sub(MISSING, path), headers=b["headers"], json={})
+            )
+            for foreign_id in a_ids:
+                response = client.request(method, _PARAM.sub(foreign_id, path), headers=b["headers"], json={})
+                tried += 1
+                assert not 200 <= response.status_code < 300, (method, path, response.text)
+                assert _comparable(response) == baseline, (method, path, foreign_id)
+    assert tried >= 5 * len(a_ids)
