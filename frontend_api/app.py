@@ -22,7 +22,7 @@ from core.kernel.settings import Settings
 from frontend_api.deps import dependencies
 from frontend_api.problems import exception_handlers
 from frontend_api.routes import ROUTES
-from frontend_api.security import authorize
+from frontend_api.security import authorize, declared_access
 from frontend_api.services import Services, build_services
 
 __all__ = ["create_app"]
@@ -101,13 +101,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _declare_builtin_routes_public(app: Litestar) -> None:
     """The OpenAPI document, its viewers and Litestar's automatic OPTIONS answers are on the
-    public list."""
+    public list; every other route shows in the schema the credential it takes."""
     for route in app.routes:
         is_schema = route.path == OPENAPI_PATH or route.path.startswith(OPENAPI_PATH + "/")
         for handler in getattr(route, "route_handlers", []):
             automatic_options = handler.http_methods == {"OPTIONS"} and not handler.include_in_schema
             if is_schema or automatic_options:
                 handler.opt["public"] = True
+            access = declared_access(handler.opt)
+            if access == "platform":
+                handler.security = [{"PlatformToken": []}]
+            elif access not in (None, "public"):
+                handler.security = [{"BearerToken": []}]
 
 
 def _openapi() -> OpenAPIConfig:
@@ -126,11 +131,15 @@ def _openapi() -> OpenAPIConfig:
                 "BearerToken": SecurityScheme(
                     type="http",
                     scheme="bearer",
+                    description="A member's access token from `POST /api/v1/auth/token`, or an API "
+                    "key (`hk_…`) from `POST /api/v1/api-keys`. The tenant is the credential's.",
+                ),
+                "PlatformToken": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
                     bearer_format="JWT",
-                    description="Access token from /api/v1/auth/token (tenant members) or "
-                    "/api/platform/auth/token (platform admins).",
-                )
+                    description="A platform admin's token from `POST /api/platform/auth/token`.",
+                ),
             }
         ),
-        security=[{"BearerToken": []}],
     )

@@ -22,6 +22,7 @@ from core.security.rbac import PermissionRegistry
 from core.security.roles import seed_role_templates, set_membership_roles
 from core.security.schemas import TokenPair
 from core.security.service import Authenticator
+from core.security.tenant_settings import clean_tenant_name
 from tenants.schemas import SignupCommand, TenantView
 
 __all__ = [
@@ -52,11 +53,7 @@ async def _provision(
 ) -> tuple[Tenant, Membership]:
     """Create the tenant, its role templates and the owner membership. Run in ``tenant_id``'s
     context, inside the caller's transaction."""
-    name = name.strip()
-    if not name:
-        raise Invalid("Company name must not be empty.", field="company_name", code="required")
-    if len(name) > 200:
-        raise Invalid("Company name is at most 200 characters.", field="company_name", code="too_long")
+    name = clean_tenant_name(name, field="company_name")
     tenant = Tenant(id=tenant_id, name=name, slug=await _unique_slug(session, name))
     session.add(tenant)
     await session.flush()

@@ -84,3 +84,15 @@ def platform_admin(client: TestClient[Any], settings: Any) -> dict[str, str]:
     response = client.post("/api/platform/auth/token", json={"email": email, "password": PASSWORD})
     assert response.status_code == 201, response.text
     return bearer(response.json()["access_token"])
+
+
+def turn_on_two_factor(client: TestClient[Any], headers: dict[str, str]) -> str:
+    """Set TOTP up and enable it for the caller; returns the secret."""
+    import pyotp
+
+    response = client.post("/api/v1/me/2fa/setup", headers=headers)
+    assert response.status_code == 200, response.text
+    secret: str = response.json()["secret"]
+    enabled = client.post("/api/v1/me/2fa/enable", json={"code": pyotp.TOTP(secret).now()}, headers=headers)
+    assert enabled.status_code == 200, enabled.text
+    return secret

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -17,13 +18,25 @@ __all__ = [
 ]
 
 
+Email = Annotated[str, msgspec.Meta(examples=["li.lei@example.com"], description="The account's email")]
+
+
 class LoginCommand(msgspec.Struct, forbid_unknown_fields=True):
-    email: str = msgspec.field()
-    password: str
-    #: Tenant id or slug; needed only when the account belongs to several tenants.
-    tenant: str | None = None
-    #: Current TOTP code, when two-factor authentication is on.
-    otp: str | None = None
+    email: Email
+    password: Annotated[str, msgspec.Meta(examples=["correct horse battery staple"])]
+    tenant: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                examples=["acme-trading"],
+                description="Tenant id or slug; needed only when the account belongs to several.",
+            ),
+        ]
+        | None
+    ) = None
+    otp: (
+        Annotated[str, msgspec.Meta(examples=["123456"], description="TOTP code, when 2FA is on.")] | None
+    ) = None
 
 
 class RefreshCommand(msgspec.Struct, forbid_unknown_fields=True):

@@ -12,8 +12,9 @@ from datetime import datetime
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.kernel.errors import Invalid, NotFound
+from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.models import Tenant
+from core.security.models import User
 from core.security.principal import Principal
 
 __all__ = [
@@ -74,6 +75,20 @@ async def _own_tenant(session: AsyncSession, principal: Principal, *, lock: bool
     return tenant
 
 
+async def _ensure_own_two_factor(session: AsyncSession, principal: Principal) -> None:
+    """Whoever turns the requirement on must already use 2FA, or they lock themselves out of
+    the very setting they just changed."""
+    if principal.user_id is None:
+        return
+    user = await session.get_one(User, principal.user_id)
+    if not user.totp_enabled:
+        raise Conflict(
+            "Turn on two-factor authentication for yourself before requiring it for everyone.",
+            field="require_two_factor",
+            code="two_factor_setup_first",
+        )
+
+
 async def get_tenant_settings(session: AsyncSession, principal: Principal) -> TenantSettingsView:
     return _view(await _own_tenant(session, principal))
 
@@ -90,6 +105,8 @@ async def update_tenant_settings(
     if not isinstance(change.name, msgspec.UnsetType):
         tenant.name = clean_tenant_name(change.name)
     if not isinstance(change.require_two_factor, msgspec.UnsetType):
+        if change.require_two_factor and not tenant.require_two_factor:
+            await _ensure_own_two_factor(session, principal)
         tenant.require_two_factor = change.require_two_factor
     await session.flush()
     return _view(tenant)

@@ -7,7 +7,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
-from tests.helpers import add_member, signup
+from tests.helpers import add_member, signup, turn_on_two_factor
 
 SETTINGS = "/api/v1/tenant"
 
@@ -59,6 +59,7 @@ def test_a_patch_changes_only_the_fields_it_names(client: TestClient[Any]) -> No
     renamed = client.patch(SETTINGS, json={"name": "Acme Two"}, headers=owner["headers"])
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["require_two_factor"] is False
+    turn_on_two_factor(client, owner["headers"])
     response = client.patch(SETTINGS, json={"require_two_factor": True}, headers=owner["headers"])
     assert response.status_code == 200, response.text
     assert response.json()["require_two_factor"] is True
@@ -99,6 +100,7 @@ def test_a_null_name_or_an_unknown_field_is_refused_by_name(client: TestClient[A
 def test_each_tenant_sees_and_changes_only_its_own_settings(client: TestClient[Any]) -> None:
     a = signup(client, company="Alpha")
     b = signup(client, company="Beta")
+    turn_on_two_factor(client, a["headers"])
     response = client.patch(
         SETTINGS, json={"name": "Alpha Renamed", "require_two_factor": True}, headers=a["headers"]
     )
@@ -109,12 +111,26 @@ def test_each_tenant_sees_and_changes_only_its_own_settings(client: TestClient[A
     assert seen_by_b["require_two_factor"] is False
 
 
-def test_requiring_two_factor_confines_members_without_it_at_once(client: TestClient[Any]) -> None:
+def test_requiring_two_factor_confines_members_without_it_at_once(
+    client: TestClient[Any], settings: Settings
+) -> None:
     owner = signup(client)
-    assert client.get("/api/v1/roles", headers=owner["headers"]).status_code == 200
+    admin = add_member(client, settings, owner["tenant_id"], "admin")
+    assert client.get("/api/v1/roles", headers=admin["headers"]).status_code == 200
+    turn_on_two_factor(client, owner["headers"])
     response = client.patch(SETTINGS, json={"require_two_factor": True}, headers=owner["headers"])
     assert response.status_code == 200, response.text
-    refused = client.get("/api/v1/roles", headers=owner["headers"])
+    refused = client.get("/api/v1/roles", headers=admin["headers"])
     assert refused.status_code == 403
     assert refused.json()["code"] == "two_factor_setup_required"
-    assert client.get("/api/v1/me", headers=owner["headers"]).status_code == 200
+    assert client.get("/api/v1/me", headers=admin["headers"]).status_code == 200
+    assert client.get("/api/v1/roles", headers=owner["headers"]).status_code == 200
+
+
+def test_requiring_two_factor_needs_it_on_for_yourself_first(client: TestClient[Any]) -> None:
+    owner = signup(client)
+    refused = client.patch(SETTINGS, json={"require_two_factor": True}, headers=owner["headers"])
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "two_factor_setup_first"
+    assert refused.json()["errors"][0]["field"] == "require_two_factor"
+    assert client.get(SETTINGS, headers=owner["headers"]).json()["require_two_factor"] is False
