@@ -17,20 +17,27 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from core.kernel.database import Database
 from core.kernel.migrate import upgrade
 from core.kernel.settings import Settings
+from core.migrations.metadata import target_metadata
 from frontend_api.app import create_app
 
 PG_URL = os.environ.get("HUIKE_TEST_DATABASE_URL", "")
+#: Redis for the tests that need it (the broker, shared rate limits). CI sets it on the
+#: PostgreSQL run, where an unreachable Redis is an error; without it those tests skip.
+REDIS_URL = os.environ.get("HUIKE_TEST_REDIS_URL", "")
 PG_OWNER_URL = os.environ.get("HUIKE_TEST_MIGRATION_DATABASE_URL", PG_URL)
 ON_POSTGRES = bool(PG_URL)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if ON_POSTGRES:
+    if ON_POSTGRES and REDIS_URL:
         return
     skip = pytest.mark.skip(reason="PostgreSQL-only: set HUIKE_TEST_DATABASE_URL (CI runs it)")
+    skip_redis = pytest.mark.skip(reason="Redis-only: set HUIKE_TEST_REDIS_URL (CI runs it)")
     for item in items:
-        if "postgres" in item.keywords:
+        if "postgres" in item.keywords and not ON_POSTGRES:
             item.add_marker(skip)
+        if "redis" in item.keywords and not REDIS_URL:
+            item.add_marker(skip_redis)
 
 
 @pytest.fixture(scope="session")
@@ -72,21 +79,7 @@ async def _truncate(settings: Settings) -> None:
     engine = create_async_engine(settings.owner_database_url)
     try:
         async with engine.begin() as conn:
-            tables = [
-                "login_throttles",
-                "platform_admin_actions",
-                "platform_admins",
-                "password_resets",
-                "membership_roles",
-                "refresh_tokens",
-                "api_keys",
-                "invitations",
-                "memberships",
-                "teams",
-                "roles",
-                "users",
-                "tenants",
-            ]
+            tables = [table.name for table in reversed(target_metadata.sorted_tables)]
             if conn.dialect.name == "postgresql":
                 await conn.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
             else:
@@ -113,6 +106,21 @@ def app(settings: Settings) -> Litestar:
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own for this test, flushed first (``@pytest.mark.redis``)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.exit(f"Redis at {REDIS_URL} is unreachable: {exc}", returncode=3)
+    finally:
+        client.close()
+    return REDIS_URL
 
 
 @pytest.fixture

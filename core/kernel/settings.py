@@ -55,6 +55,9 @@ class Settings:
     #: ``console`` logs every message; ``memory`` keeps them in the process (tests).
     mail_backend: str = "console"
     mail_from: str = "Huike <no-reply@huike.local>"
+    #: Redis for jobs, rate limits and other state shared between processes. Empty (the
+    #: embedded default) means in-process jobs and in-memory counters: one process only.
+    redis_url: str = ""
     log_level: str = "INFO"
     #: Log as JSON lines (``true``) or as plain text.
     log_json: bool = True
