@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.kernel.database import Database
-from core.kernel.mail import Mailer, build_mailer
 from core.kernel.settings import Settings
+from core.mail import Mailer, build_mailer
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
 from core.security.opaque import new_secret
@@ -65,5 +65,5 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         registry=permission_registry(),
         auth=auth,
         signer=signer,
-        mailer=build_mailer(settings.mail_backend, settings.mail_from),
+        mailer=build_mailer(settings),
     )

@@ -52,9 +52,17 @@ class Settings:
     login_max_delay_seconds: int = 900
     #: Largest accepted request body.
     max_body_bytes: int = 1_048_576
-    #: ``console`` logs every message; ``memory`` keeps them in the process (tests).
+    #: ``console`` prints every message; ``smtp`` delivers through ``HUIKE_SMTP_*``;
+    #: ``memory`` keeps them in the process (tests).
     mail_backend: str = "console"
     mail_from: str = "Huike <no-reply@huike.local>"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: ``starttls`` (port 587), ``ssl`` (implicit TLS, port 465) or ``none`` (local relays only).
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: int = 30
     #: Redis for jobs, rate limits and other state shared between processes. Empty (the
     #: embedded default) means in-process jobs and in-memory counters: one process only.
     redis_url: str = ""

@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Conflict, Forbidden, Invalid, Locked, NotFound, Unauthorized
-from core.kernel.mail import Mailer, Message
 from core.kernel.models import Tenant, TenantStatus
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.kernel.tenancy import tenant_context
+from core.mail import Mailer, Message, render_message
 from core.security import accounts, two_factor
 from core.security.members import add_member
 from core.security.models import Invitation, Membership, Role, User
@@ -152,15 +152,18 @@ async def create_invitation(
     inviter = await session.get_one(User, principal.user_id)
     token = f"{principal.tenant_id.hex}.{invitation.id.hex}.{secret}"
     link = f"{public_url.rstrip('/')}/accept-invitation?{urlencode({'token': token})}"
-    message = Message(
+    invitee = await accounts.find_by_email(session, email)
+    message = render_message(
+        "invitation",
+        # The invitee's own language when they have an account, else the inviter's.
+        invitee.locale if invitee is not None else inviter.locale,
         to=email,
-        subject=f"{inviter.full_name} invited you to {tenant.name} on Huike",
-        body=(
-            f"{inviter.full_name} ({inviter.email}) invited you to join {tenant.name} on Huike "
-            f"as {role.name}.\n\nAccept the invitation here:\n{link}\n\n"
-            f"The link works once and expires on {invitation.expires_at:%Y-%m-%d %H:%M} UTC. "
-            "If you did not expect it, ignore this mail."
-        ),
+        inviter_name=inviter.full_name,
+        inviter_email=inviter.email,
+        tenant_name=tenant.name,
+        role_name=role.name,
+        link=link,
+        expires_at=f"{invitation.expires_at:%Y-%m-%d %H:%M}",
     )
     return _view(invitation), message
 

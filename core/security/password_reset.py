@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid
-from core.kernel.mail import Mailer, Message
 from core.kernel.tenancy import ALL_TENANTS, set_rls_user, tenant_context
+from core.mail import Mailer, Message, render_message
 from core.security import accounts
 from core.security.models import Membership, PasswordReset, RefreshToken, User
 from core.security.opaque import digest, new_secret, same_digest
@@ -98,16 +98,13 @@ async def start_reset(
     await session.flush()
     token = f"{reset.id.hex}.{secret}"
     link = f"{public_url.rstrip('/')}/reset-password?{urlencode({'token': token})}"
-    minutes = max(1, ttl_seconds // 60)
-    return Message(
+    return render_message(
+        "password_reset",
+        user.locale,
         to=user.email,
-        subject="Reset your Huike password",
-        body=(
-            f"Hello {user.full_name},\n\nsomeone asked to reset the password of your Huike account. "
-            f"Choose a new password here:\n{link}\n\n"
-            f"The link works once and expires in {minutes} minutes. Using it signs you out everywhere. "
-            "If you did not ask for it, ignore this mail: your password stays as it is."
-        ),
+        full_name=user.full_name,
+        link=link,
+        minutes=max(1, ttl_seconds // 60),
     )
 
 
