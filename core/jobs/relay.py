@@ -41,6 +41,8 @@ class Relay:
         self.registry = registry
         self.broker = broker
         self.batch_size = batch_size
+        # One pass at a time in this process (the background loop and a drain may overlap).
+        self._lock = asyncio.Lock()
 
     async def run_once(self) -> int:
         """Send one batch; returns how many outbox rows it handled.
@@ -50,7 +52,7 @@ class Relay:
                 batch is then left unsent.
         """
         with tenant_context(None):
-            async with self.db.transaction() as session:
+            async with self._lock, self.db.transaction() as session:
                 query = (
                     select(OutboxMessage)
                     .where(OutboxMessage.dispatched_at.is_(None))

@@ -3,8 +3,9 @@ letters for what keeps failing.
 
 The message's effect and the ``processed_messages`` row commit in one transaction, so a
 redelivered message (the relay crashed after sending, or Redis redelivered an unacked one)
-is skipped. A failure rolls both back and raises, so the broker retries with backoff; the
-last allowed attempt writes a dead letter instead.
+is skipped, and of two copies running at once only one commits. A failure rolls both back
+and raises, so the broker retries with backoff; the last allowed attempt writes a dead
+letter instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ log = logging.getLogger("huike.jobs")
 class Refused(Exception):
     """The message can never run (no tenant for a tenant job, unknown target): it goes to
     the dead letters at once, without retries."""
+
+
+class _Duplicate(Exception):
+    """Raised inside the transaction to roll back a duplicate's work."""
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -69,9 +74,8 @@ class JobRunner:
             target, argument = self._resolve(actor_name, envelope)
             with tenant_context(envelope.tenant_id):
                 async with self.db.transaction() as session:
-                    if not await self._claim(session, actor_name, envelope):
-                        log.info("duplicate message skipped", extra={"actor": actor_name})
-                        return
+                    if await self._processed(session, actor_name, envelope):
+                        raise _Duplicate
                     context = JobContext(
                         session=session,
                         db=self.db,
@@ -82,6 +86,12 @@ class JobRunner:
                         attempt=attempt,
                     )
                     await target.fn(context, argument)
+                    if not await self._claim(session, actor_name, envelope):
+                        raise _Duplicate
+        except _Duplicate:
+            # Already processed (or a concurrent copy committed first): this copy's work is
+            # rolled back with its transaction.
+            log.info("duplicate message skipped", extra={"actor": actor_name})
         except Refused as exc:
             await self._dead_letter(actor_name, envelope, f"refused: {exc}", attempt)
         except Exception as exc:
@@ -118,9 +128,14 @@ class JobRunner:
         except msgspec.ValidationError as exc:
             raise Refused(f"invalid payload for job {name!r}: {exc}") from exc
 
+    async def _processed(self, session: AsyncSession, actor_name: str, envelope: Envelope) -> bool:
+        key = (actor_name, envelope.message_id)
+        return await session.get(ProcessedMessage, key) is not None
+
     async def _claim(self, session: AsyncSession, actor_name: str, envelope: Envelope) -> bool:
-        """Insert the processed row first: a concurrent duplicate waits on it (PostgreSQL) or
-        on the write lock (SQLite), then finds it and does nothing."""
+        """Insert the processed row last, so the transaction writes nothing before the job
+        does. A concurrent copy's insert waits for the first to commit (PostgreSQL) or for
+        the write lock (SQLite), then inserts nothing and rolls its work back."""
         claim = (
             insert_for(session, ProcessedMessage)
             .values(handler=actor_name, message_id=envelope.message_id, tenant_ref=envelope.tenant_id)

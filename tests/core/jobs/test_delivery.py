@@ -60,10 +60,15 @@ async def test_a_rolled_back_transaction_emits_nothing(
     db: Database, runtimes: RuntimeFactory, world: World
 ) -> None:
     tenant = await new_tenant(db)
-    with tenant_context(tenant), pytest.raises(RuntimeError, match="changed my mind"):
-        async with db.transaction() as session:
-            await record_event(session, TeamWanted(label="Never"))
-            raise RuntimeError("changed my mind")
+
+    async def change_my_mind() -> None:
+        with tenant_context(tenant):
+            async with db.transaction() as session:
+                await record_event(session, TeamWanted(label="Never"))
+                raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await change_my_mind()
     runtime = await _started(runtimes)
 
     await runtime.drain()
