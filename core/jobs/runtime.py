@@ -40,6 +40,9 @@ __all__ = ["JobRuntime"]
 
 log = logging.getLogger("huike.jobs")
 
+#: How often the scheduler looks for due periodic jobs (their schedules are in minutes).
+SCHEDULER_INTERVAL_SECONDS = 10.0
+
 
 class JobRuntime:
     def __init__(
@@ -77,7 +80,9 @@ class JobRuntime:
         if relay:
             self._tasks.append(asyncio.create_task(self._every(interval, self.relay.run_until_empty)))
         if scheduler:
-            self._tasks.append(asyncio.create_task(self._every(max(interval, 1.0), self.scheduler.tick)))
+            self._tasks.append(
+                asyncio.create_task(self._every(SCHEDULER_INTERVAL_SECONDS, self.scheduler.tick))
+            )
 
     async def stop(self) -> None:
         for task in self._tasks:

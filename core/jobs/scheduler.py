@@ -49,12 +49,16 @@ class Scheduler:
     async def _due(self, now: datetime) -> list[tuple[Periodic, datetime]]:
         periodic = self.registry.periodic
         async with self.db.transaction() as session:
-            for item in periodic.values():
-                await session.execute(
-                    insert_for(session, PeriodicSchedule)
-                    .values(name=item.name, next_run_at=item.next_after(now))
-                    .on_conflict_do_nothing(index_elements=["name"])
-                )
+            known = set((await session.scalars(select(PeriodicSchedule.name))).all())
+        missing = [item for name, item in periodic.items() if name not in known]
+        if missing:
+            async with self.db.transaction() as session:
+                for item in missing:
+                    await session.execute(
+                        insert_for(session, PeriodicSchedule)
+                        .values(name=item.name, next_run_at=item.next_after(now))
+                        .on_conflict_do_nothing(index_elements=["name"])
+                    )
         async with self.db.transaction() as session:
             rows = await session.scalars(
                 select(PeriodicSchedule).where(
