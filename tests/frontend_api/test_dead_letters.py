@@ -132,3 +132,21 @@ def test_replaying_an_unknown_dead_letter_is_404(
     admin = platform_admin(jobs_client, settings)
     response = jobs_client.post(f"/api/platform/dead-letters/{uuid.uuid4()}/replay", headers=admin)
     assert response.status_code == 404
+
+
+@pytest.mark.redis
+def test_with_redis_the_web_process_relays_but_runs_no_worker(settings: Settings, redis_url: str) -> None:
+    configured = dataclasses.replace(settings, background_jobs=True, redis_url=redis_url)
+    app = create_app(configured)
+    with TestClient(app) as client:
+        runtime: JobRuntime = client.app.state.jobs
+        assert runtime.worker is None
+        assert not runtime.embedded
+
+
+def test_the_web_process_can_leave_relaying_to_workers(settings: Settings) -> None:
+    configured = dataclasses.replace(
+        settings, background_jobs=True, redis_url="redis://127.0.0.1:1/0", web_relay=False
+    )
+    with TestClient(create_app(configured)) as client:
+        assert client.app.state.jobs is None
