@@ -11,6 +11,9 @@ hold several.
   ``Worker`` inside the same process (the embedded default). Messages that were sent but
   not yet run are lost if that process stops; the outbox rows they came from are already
   marked sent, so this mode is for one process that is allowed to lose in-flight work.
+
+dramatiq's ``TimeLimit`` middleware is left out: it interrupts the worker thread, not the
+coroutine that thread waits for on the event loop, so it would retry a job still running.
 """
 
 from __future__ import annotations
