@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.jobs.runtime import JobRuntime
 from core.kernel.ids import new_id
 from core.kernel.logs import configure_logging, request_id_var
 from core.kernel.settings import Settings
@@ -76,9 +77,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = await _start_jobs(built)
+        app.state.jobs = runtime
         try:
             yield
         finally:
+            if runtime is not None:
+                await runtime.stop()
             if services is None:
                 await built.db.dispose()
 
@@ -97,6 +102,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     _declare_builtin_routes_public(app)
     return app
+
+
+async def _start_jobs(services: Services) -> JobRuntime | None:
+    """Embedded (no Redis): the whole job runtime runs in this process. With Redis: this
+    process relays and schedules (unless ``HUIKE_WEB_RELAY`` is off); ``huike worker``
+    processes run the jobs."""
+    settings = services.settings
+    if not settings.background_jobs:
+        return None
+    embedded = not settings.redis_url
+    if not embedded and not settings.web_relay:
+        return None
+    runtime = JobRuntime(settings, services.db, services.jobs, services.mailer)
+    await runtime.start(worker=embedded, relay=True, scheduler=True)
+    return runtime
 
 
 def _declare_builtin_routes_public(app: Litestar) -> None:

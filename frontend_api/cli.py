@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -11,6 +13,7 @@ import click
 
 from core.kernel.database import Database
 from core.kernel.errors import DomainError
+from core.kernel.logs import configure_logging
 from core.kernel.migrate import make_revision
 from core.kernel.migrate import upgrade as migrate_upgrade
 from core.kernel.settings import Settings
@@ -107,6 +110,58 @@ def demo(host: str | None, port: int | None) -> None:
         f'-d \'{{"email": "{login.email}", "password": "{login.password}"}}\'\n'
     )
     _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--threads", type=int, default=None, help="Worker threads [HUIKE_WORKER_THREADS, 4]")
+@click.option("--no-relay", is_flag=True, help="Only run jobs; leave relaying and scheduling to others")
+@click.option("--burst", is_flag=True, help="Relay and run everything pending, then exit")
+def worker(threads: int | None, no_relay: bool, burst: bool) -> None:
+    """Run dramatiq workers for the jobs (and, unless --no-relay, the relay and scheduler)."""
+    settings = _settings()
+    if threads is not None:
+        settings = dataclasses.replace(settings, worker_threads=threads)
+    if not settings.redis_url and not burst:
+        raise click.ClickException(
+            "HUIKE_REDIS_URL is empty: jobs run inside `huike serve`. Set it to run separate workers."
+        )
+    _run(settings, lambda db: _run_jobs(settings, db, worker=True, relay=not no_relay, burst=burst))
+
+
+@main.command()
+def relay() -> None:
+    """Run the outbox relay and the periodic-job scheduler, without workers."""
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("HUIKE_REDIS_URL is empty: `huike serve` relays in-process.")
+    _run(settings, lambda db: _run_jobs(settings, db, worker=False, relay=True, burst=False))
+
+
+async def _run_jobs(settings: Settings, db: Database, *, worker: bool, relay: bool, burst: bool) -> None:
+    from core.jobs.runtime import JobRuntime
+    from core.mail import build_mailer
+    from frontend_api.services import job_registry
+
+    configure_logging(settings.log_level, settings.log_json)
+    runtime = JobRuntime(settings, db, job_registry(), build_mailer(settings))
+    if burst:
+        await runtime.start(worker=True, relay=False, scheduler=False)
+        try:
+            await runtime.drain()
+        finally:
+            await runtime.stop()
+        click.echo("Every pending job has run.")
+        return
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await runtime.start(worker=worker, relay=relay, scheduler=relay)
+    click.echo(f"Huike {'worker' if worker else 'relay'} running; stop with Ctrl-C.")
+    try:
+        await stopping.wait()
+    finally:
+        await runtime.stop()
 
 
 @main.group()

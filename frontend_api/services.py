@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.jobs import housekeeping
+from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.mail import Mailer, build_mailer
+from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
 from core.security.opaque import new_secret
@@ -15,7 +18,7 @@ from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
 
-__all__ = ["Services", "build_services", "permission_registry"]
+__all__ = ["Services", "build_services", "job_registry", "permission_registry"]
 
 
 @dataclass
@@ -26,12 +29,21 @@ class Services:
     auth: Authenticator
     signer: TokenSigner
     mailer: Mailer
+    jobs: JobRegistry
 
 
 def permission_registry() -> PermissionRegistry:
     """Every package's permissions. New domains (and, later, plugins) register here."""
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
+    return registry
+
+
+def job_registry() -> JobRegistry:
+    """Every package's jobs, event handlers and periodic jobs. New domains register here."""
+    registry = JobRegistry()
+    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS])
+    registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC])
     return registry
 
 
@@ -46,7 +58,9 @@ def signing_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def build_services(settings: Settings, db: Database | None = None) -> Services:
+def build_services(
+    settings: Settings, db: Database | None = None, jobs: JobRegistry | None = None
+) -> Services:
     db = db or Database(settings.database_url)
     signer = TokenSigner.from_secret(signing_secret(settings))
     auth = Authenticator(
@@ -66,4 +80,5 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         auth=auth,
         signer=signer,
         mailer=build_mailer(settings),
+        jobs=jobs or job_registry(),
     )

@@ -58,6 +58,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         log_level="WARNING",
         log_json=False,
         password_min_length=10,
+        # The job runtime starts with an app only in the tests that ask for it.
+        background_jobs=False,
     )
     upgrade(settings)
     return settings

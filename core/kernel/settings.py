@@ -66,6 +66,24 @@ class Settings:
     #: Redis for jobs, rate limits and other state shared between processes. Empty (the
     #: embedded default) means in-process jobs and in-memory counters: one process only.
     redis_url: str = ""
+    #: Retries of a failing job or handler before it lands in the dead letters.
+    job_max_retries: int = 5
+    #: Backoff between retries: doubles from the minimum up to the maximum (milliseconds).
+    job_min_backoff_ms: int = 1000
+    job_max_backoff_ms: int = 3_600_000
+    #: Threads of each dramatiq worker (the in-process one, and each ``huike worker``).
+    worker_threads: int = 4
+    #: How often the relay looks for committed outbox rows, and how many it sends at once.
+    relay_interval_ms: int = 500
+    relay_batch_size: int = 100
+    #: Run the job runtime inside ``huike serve``: without Redis the worker, relay and
+    #: scheduler; with Redis the relay and scheduler only (unless ``web_relay`` is off).
+    background_jobs: bool = True
+    #: With Redis: whether web processes relay and schedule too (else only ``huike worker``
+    #: and ``huike relay`` processes do).
+    web_relay: bool = True
+    #: Days sent outbox rows and processed-message records are kept before the purge.
+    events_retention_days: int = 7
     log_level: str = "INFO"
     #: Log as JSON lines (``true``) or as plain text.
     log_json: bool = True

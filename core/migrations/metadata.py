@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import core.events.models
+import core.jobs.models
 import core.security.models  # noqa: F401  (registers the tables)
 from core.kernel.models import Base
 

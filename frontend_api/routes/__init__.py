@@ -6,6 +6,7 @@ from typing import Any
 
 from frontend_api.routes.api_keys import ApiKeyController
 from frontend_api.routes.auth import AuthController
+from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
 from frontend_api.routes.invitations import InvitationController
 from frontend_api.routes.me import me
@@ -37,4 +38,5 @@ ROUTES: list[Any] = [
     ApiKeyController,
     platform_token,
     PlatformController,
+    DeadLetterController,
 ]

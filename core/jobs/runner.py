@@ -1,0 +1,165 @@
+"""Running one delivered message: in its tenant's context, once per message id, with dead
+letters for what keeps failing.
+
+The message's effect and the ``processed_messages`` row commit in one transaction, so a
+redelivered message (the relay crashed after sending, or Redis redelivered an unacked one)
+is skipped, and of two copies running at once only one commits. A failure rolls both back
+and raises, so the broker retries with backoff; the last allowed attempt writes a dead
+letter instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.events.models import OutboxKind
+from core.jobs.context import JobContext
+from core.jobs.models import DeadLetter, ProcessedMessage
+from core.jobs.registry import Handler, Job, JobRegistry
+from core.kernel.database import Database
+from core.kernel.settings import Settings
+from core.kernel.tenancy import tenant_context
+from core.kernel.upsert import insert_for
+from core.mail import Mailer
+
+__all__ = ["Envelope", "JobRunner", "Refused"]
+
+log = logging.getLogger("huike.jobs")
+
+
+class Refused(Exception):
+    """The message can never run (no tenant for a tenant job, unknown target): it goes to
+    the dead letters at once, without retries."""
+
+
+class _Duplicate(Exception):
+    """Raised inside the transaction to roll back a duplicate's work."""
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """What a broker message carries (as its keyword arguments)."""
+
+    kind: str
+    name: str
+    message_id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    payload: dict[str, Any]
+    version: int = 1
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return {"envelope": msgspec.to_builtins(self)}
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> Envelope:
+        return msgspec.convert(kwargs["envelope"], cls)
+
+
+@dataclass
+class JobRunner:
+    settings: Settings
+    db: Database
+    registry: JobRegistry
+    mailer: Mailer
+
+    async def run(self, actor_name: str, envelope: Envelope, attempt: int) -> None:
+        """Run the message for ``actor_name``. Raises on a failure that should be retried."""
+        last_attempt = attempt > self.settings.job_max_retries
+        try:
+            target, argument = self._resolve(actor_name, envelope)
+            with tenant_context(envelope.tenant_id):
+                async with self.db.transaction() as session:
+                    if await self._processed(session, actor_name, envelope):
+                        raise _Duplicate
+                    context = JobContext(
+                        session=session,
+                        db=self.db,
+                        settings=self.settings,
+                        mailer=self.mailer,
+                        tenant_id=envelope.tenant_id,
+                        message_id=envelope.message_id,
+                        attempt=attempt,
+                    )
+                    await target.fn(context, argument)
+                    if not await self._claim(session, actor_name, envelope):
+                        raise _Duplicate
+        except _Duplicate:
+            # Already processed (or a concurrent copy committed first): this copy's work is
+            # rolled back with its transaction.
+            log.info("duplicate message skipped", extra={"actor": actor_name})
+        except Refused as exc:
+            await self._dead_letter(actor_name, envelope, f"refused: {exc}", attempt)
+        except Exception as exc:
+            log.warning(
+                "job failed",
+                exc_info=True,
+                extra={"actor": actor_name, "attempt": attempt, "message_id": str(envelope.message_id)},
+            )
+            if not last_attempt:
+                raise
+            await self._dead_letter(actor_name, envelope, f"{type(exc).__name__}: {exc}", attempt)
+
+    def _resolve(self, actor_name: str, envelope: Envelope) -> tuple[Job[Any] | Handler[Any], Any]:
+        kind, _, name = actor_name.partition(":")
+        if kind == "handler" and envelope.kind == OutboxKind.EVENT:
+            handler = self.registry.handlers.get(name)
+            if handler is None:
+                raise Refused(f"no handler {name!r} in this process")
+            if envelope.tenant_id is None:
+                raise Refused(f"event {envelope.name!r} carries no tenant")
+            try:
+                return handler, handler.event_type.decode(envelope.version, envelope.payload)
+            except (msgspec.ValidationError, ValueError) as exc:
+                raise Refused(f"undecodable {envelope.name!r} payload: {exc}") from exc
+        job = self.registry.jobs.get(name) if kind == "job" else None
+        if job is None:
+            raise Refused(f"no job {name!r} in this process")
+        if envelope.tenant_id is None and not job.platform:
+            raise Refused(f"job {name!r} is not a platform job and came without a tenant")
+        if job.platform and envelope.tenant_id is not None:
+            raise Refused(f"platform job {name!r} came with a tenant")
+        try:
+            return job, msgspec.convert(envelope.payload, job.payload_type)
+        except msgspec.ValidationError as exc:
+            raise Refused(f"invalid payload for job {name!r}: {exc}") from exc
+
+    async def _processed(self, session: AsyncSession, actor_name: str, envelope: Envelope) -> bool:
+        key = (actor_name, envelope.message_id)
+        return await session.get(ProcessedMessage, key) is not None
+
+    async def _claim(self, session: AsyncSession, actor_name: str, envelope: Envelope) -> bool:
+        """Insert the processed row last, so the transaction writes nothing before the job
+        does. A concurrent copy's insert waits for the first to commit (PostgreSQL) or for
+        the write lock (SQLite), then inserts nothing and rolls its work back."""
+        claim = (
+            insert_for(session, ProcessedMessage)
+            .values(handler=actor_name, message_id=envelope.message_id, tenant_ref=envelope.tenant_id)
+            .on_conflict_do_nothing(index_elements=["handler", "message_id"])
+            .returning(ProcessedMessage.message_id)
+        )
+        return (await session.execute(claim)).scalar_one_or_none() is not None
+
+    async def _dead_letter(self, actor_name: str, envelope: Envelope, error: str, attempts: int) -> None:
+        log.error(
+            "message dead-lettered", extra={"actor": actor_name, "message_id": str(envelope.message_id)}
+        )
+        with tenant_context(None):
+            async with self.db.transaction() as session:
+                session.add(
+                    DeadLetter(
+                        tenant_ref=envelope.tenant_id,
+                        kind=envelope.kind,
+                        name=envelope.name,
+                        actor=actor_name,
+                        message_id=envelope.message_id,
+                        version=envelope.version,
+                        payload=envelope.payload,
+                        error=error[:4000],
+                        attempts=attempts,
+                    )
+                )

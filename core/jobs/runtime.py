@@ -1,0 +1,134 @@
+"""The job runtime of one process: broker, actors, dramatiq worker, relay and scheduler.
+
+Which parts run where:
+
+* ``huike serve`` / ``huike demo`` with no ``HUIKE_REDIS_URL``: everything, in the web
+  process (an in-process dramatiq ``Worker`` on a ``StubBroker``), started by the app's
+  lifespan.
+* ``huike serve`` with Redis: the relay and the scheduler only (``HUIKE_WEB_RELAY``);
+  ``huike worker`` processes run the dramatiq workers (and, by default, relay and schedule
+  too); ``huike relay`` runs the relay and the scheduler alone. Every one of them may run
+  in several processes at once.
+
+Jobs are ``async``; dramatiq's worker threads run them on this runtime's event loop (the
+web server's in the embedded case), with the same database engine, and wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from core.jobs.broker import QUEUE, build_broker, declare_actors
+from core.jobs.registry import JobRegistry
+from core.jobs.relay import Relay
+from core.jobs.runner import Envelope, JobRunner
+from core.jobs.scheduler import Scheduler
+from core.kernel.database import Database
+from core.kernel.settings import Settings
+from core.mail import Mailer
+
+__all__ = ["JobRuntime"]
+
+log = logging.getLogger("huike.jobs")
+
+#: How often the scheduler looks for due periodic jobs (their schedules are in minutes).
+SCHEDULER_INTERVAL_SECONDS = 10.0
+
+
+class JobRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        registry: JobRegistry,
+        mailer: Mailer,
+        *,
+        broker: dramatiq.Broker | None = None,
+    ) -> None:
+        self.settings = settings
+        self.broker = broker or build_broker(settings)
+        self.runner = JobRunner(settings, db, registry, mailer)
+        self.relay = Relay(db, registry, self.broker, settings.relay_batch_size)
+        self.scheduler = Scheduler(db, registry, holder=f"{socket.gethostname()}:{os.getpid()}:{id(self)}")
+        self.actors = declare_actors(self.broker, registry, self._invoke)
+        self.worker: dramatiq.Worker | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def embedded(self) -> bool:
+        return not self.settings.redis_url
+
+    async def start(self, *, worker: bool, relay: bool, scheduler: bool) -> None:
+        """Start the chosen parts on the running event loop."""
+        self._loop = asyncio.get_running_loop()
+        if worker:
+            self.worker = dramatiq.Worker(
+                self.broker, worker_threads=self.settings.worker_threads, worker_timeout=100
+            )
+            self.worker.start()
+        interval = self.settings.relay_interval_ms / 1000
+        if relay:
+            self._tasks.append(asyncio.create_task(self._every(interval, self.relay.run_until_empty)))
+        if scheduler:
+            self._tasks.append(
+                asyncio.create_task(self._every(SCHEDULER_INTERVAL_SECONDS, self.scheduler.tick))
+            )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.worker is not None:
+            # Worker threads may be waiting on this loop: stop them from another thread.
+            await asyncio.to_thread(self.worker.stop)
+            self.worker = None
+        await asyncio.to_thread(self.broker.close)
+
+    async def drain(self) -> None:
+        """Relay everything committed and wait until the worker has run it all, retries
+        included (tests, and ``huike worker --burst``)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        while True:
+            sent = await self.relay.run_until_empty()
+            await asyncio.to_thread(self._join)
+            if not sent and not await self.relay.run_once():
+                return
+
+    def _join(self) -> None:
+        self.broker.join(QUEUE)
+        if self.worker is not None:
+            self.worker.join()
+
+    def _invoke(self, actor_name: str, kwargs: dict[str, Any]) -> None:
+        """Called by a dramatiq worker thread: run the job on the runtime's loop and wait."""
+        if self._loop is None:
+            raise RuntimeError("the job runtime was not started")
+        message = CurrentMessage.get_current_message()
+        attempt = int(message.options.get("retries", 0)) + 1 if message is not None else 1
+        work = self.runner.run(actor_name, Envelope.from_kwargs(kwargs), attempt)
+        asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[object]]) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Broker or database down: keep trying; the outbox keeps what was committed.
+                log.warning("background step failed; retrying", exc_info=True)
+            await asyncio.sleep(seconds)
