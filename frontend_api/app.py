@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from core.kernel.ids import new_id
 from core.kernel.logs import configure_logging, request_id_var
 from core.kernel.settings import Settings
+from frontend_api import safe_writes
 from frontend_api.deps import dependencies
 from frontend_api.problems import exception_handlers
 from frontend_api.routes import ROUTES
@@ -88,7 +89,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dependencies=dependencies,
         guards=[authorize],
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, *safe_writes.MIDDLEWARE],
+        before_request=safe_writes.before_request,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,

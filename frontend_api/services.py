@@ -14,6 +14,7 @@ from core.security.opaque import new_secret
 from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
+from frontend_api.ratelimit import RateLimiter
 
 __all__ = ["Services", "build_services", "permission_registry"]
 
@@ -26,6 +27,7 @@ class Services:
     auth: Authenticator
     signer: TokenSigner
     mailer: Mailer
+    rate_limiter: RateLimiter
 
 
 def permission_registry() -> PermissionRegistry:
@@ -66,4 +68,5 @@ def build_services(settings: Settings, db: Database | None = None) -> Services:
         auth=auth,
         signer=signer,
         mailer=build_mailer(settings.mail_backend, settings.mail_from),
+        rate_limiter=RateLimiter.from_settings(settings),
     )

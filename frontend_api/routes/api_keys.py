@@ -23,6 +23,7 @@ class ApiKeyController(Controller):
     @post(
         "/",
         permission="api_keys.manage",
+        idempotency=False,  # the answer holds the key, which is never stored in clear
         status_code=201,
         summary="Create an API key; the answer holds the key, shown this once only",
     )
