@@ -93,7 +93,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         before_request=safe_writes.before_request,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.cors_origins), expose_headers=safe_writes.EXPOSED_HEADERS)
+            if settings.cors_origins
+            else None
+        ),
         openapi_config=_openapi(),
         debug=False,
     )

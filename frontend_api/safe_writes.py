@@ -11,7 +11,17 @@ from litestar import Request, Response
 from frontend_api.idempotency import claim_or_replay, idempotency_middleware
 from frontend_api.ratelimit import enforce_rate_limit, rate_limit_headers_middleware
 
-__all__ = ["MIDDLEWARE", "before_request"]
+__all__ = ["EXPOSED_HEADERS", "MIDDLEWARE", "before_request"]
+
+#: Response headers a browser client must be allowed to read (CORS).
+EXPOSED_HEADERS = [
+    "ETag",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
 
 #: Outermost first: the rate-limit headers go on every answer, replays included.
 MIDDLEWARE = [rate_limit_headers_middleware, idempotency_middleware]

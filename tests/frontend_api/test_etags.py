@@ -196,3 +196,19 @@ def test_revoking_an_api_key_or_invitation_honours_if_match(client: TestClient[A
         ).status_code
         == 204
     )
+
+
+def test_browsers_may_read_the_etag_and_rate_limit_headers(settings: Any) -> None:
+    import dataclasses
+
+    from frontend_api.app import create_app
+
+    app = create_app(dataclasses.replace(settings, cors_origins=("https://app.example.com",)))
+    with TestClient(app) as browser:
+        owner = signup(browser)
+        response = browser.get(
+            "/api/v1/tenant", headers={**owner["headers"], "Origin": "https://app.example.com"}
+        )
+
+    exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {"etag", "ratelimit-remaining", "retry-after", "idempotent-replayed"} <= exposed
