@@ -128,7 +128,10 @@ def _openapi() -> OpenAPIConfig:
         description=(
             "Multi-tenant CRM + ERP. Sign in at `POST /api/v1/auth/token` and send the access token "
             "as `Authorization: Bearer <token>`. Errors are RFC 9457 problem details with a stable "
-            "`code`. Lists are cursor-paginated: `limit` (1-200), `cursor`, `sort`."
+            "`code`. Lists are cursor-paginated: `limit` (1-200), `cursor`, `sort`. Safe writes: "
+            "`Idempotency-Key` on a POST makes retries replay the first answer; `If-Match` with the "
+            "`ETag` of a GET makes PATCH/DELETE refuse a stale write (412); over a rate limit the "
+            "answer is 429 with `Retry-After` (see the `RateLimit-*` headers)."
         ),
         path=OPENAPI_PATH,
         render_plugins=[SwaggerRenderPlugin()],
