@@ -151,3 +151,13 @@ def test_on_redis_a_tenant_over_its_limit_is_refused(
     assert _until_refused(client, owner["headers"]) == 4
     _assert_refusal(client.get("/api/v1/me", headers=owner["headers"]), 4)
     assert client.get("/api/v1/me", headers=other["headers"]).status_code == 200
+
+
+def test_an_unreachable_counter_store_lets_requests_through(limited: Any) -> None:
+    client = limited(rate_limit_per_credential="1/minute", redis_url="redis://127.0.0.1:1/0")
+    owner = signup(client)
+
+    responses = [client.get("/api/v1/me", headers=owner["headers"]) for _ in range(2)]
+
+    assert [r.status_code for r in responses] == [200, 200]
+    assert "ratelimit-limit" not in responses[0].headers
