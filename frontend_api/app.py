@@ -20,6 +20,7 @@ from core.jobs.runtime import JobRuntime
 from core.kernel.ids import new_id
 from core.kernel.logs import configure_logging, request_id_var
 from core.kernel.settings import Settings
+from frontend_api import safe_writes
 from frontend_api.deps import dependencies
 from frontend_api.problems import exception_handlers
 from frontend_api.routes import ROUTES
@@ -93,10 +94,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dependencies=dependencies,
         guards=[authorize],
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware],
+        middleware=[request_context_middleware, *safe_writes.MIDDLEWARE],
+        before_request=safe_writes.before_request,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        cors_config=(
+            CORSConfig(allow_origins=list(settings.cors_origins), expose_headers=safe_writes.EXPOSED_HEADERS)
+            if settings.cors_origins
+            else None
+        ),
         openapi_config=_openapi(),
         debug=False,
     )
@@ -142,7 +148,10 @@ def _openapi() -> OpenAPIConfig:
         description=(
             "Multi-tenant CRM + ERP. Sign in at `POST /api/v1/auth/token` and send the access token "
             "as `Authorization: Bearer <token>`. Errors are RFC 9457 problem details with a stable "
-            "`code`. Lists are cursor-paginated: `limit` (1-200), `cursor`, `sort`."
+            "`code`. Lists are cursor-paginated: `limit` (1-200), `cursor`, `sort`. Safe writes: "
+            "`Idempotency-Key` on a POST makes retries replay the first answer; `If-Match` with the "
+            "`ETag` of a GET makes PATCH/DELETE refuse a stale write (412); over a rate limit the "
+            "answer is 429 with `Retry-After` (see the `RateLimit-*` headers)."
         ),
         path=OPENAPI_PATH,
         render_plugins=[SwaggerRenderPlugin()],

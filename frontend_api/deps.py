@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.errors import Unauthorized
 from core.kernel.pagination import PageRequest
 from core.security.principal import Principal
+from frontend_api.etags import provide_if_match
 from frontend_api.security import PlatformPrincipal, principal_of
 from frontend_api.services import Services
 
@@ -67,6 +68,7 @@ dependencies = {
     "principal": Provide(provide_principal, sync_to_thread=False),
     "platform_admin": Provide(provide_platform_admin, sync_to_thread=False),
     "page": Provide(provide_page, sync_to_thread=False),
+    "if_match": Provide(provide_if_match, sync_to_thread=False),
 }
 
 # Handlers name what they need with these markers; the parameter name is the dependency key.

@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from core.kernel.errors import DomainError
 from core.kernel.logs import request_id_var
@@ -27,6 +28,7 @@ _HTTP_CODES = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("body_too_large", "Request body too large"),
+    412: ("precondition_failed", "Precondition failed"),
     415: ("unsupported_media_type", "Unsupported media type"),
     429: ("too_many_requests", "Too many requests"),
 }
@@ -103,6 +105,17 @@ def _integrity(_: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[
     )
 
 
+def _stale(_: Request[Any, Any, Any], exc: StaleDataError) -> Response[dict[str, Any]]:
+    """Another request changed the row between this one's read and its write (the version
+    check in the UPDATE matched nothing): this write did not land."""
+    return problem(
+        412,
+        "version_mismatch",
+        "Precondition failed",
+        "The resource changed while you were changing it; read it again and re-apply your change.",
+    )
+
+
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error")
     return problem(
@@ -115,5 +128,6 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     ValidationException: _validation,
     HTTPException: _http,
     IntegrityError: _integrity,
+    StaleDataError: _stale,
     Exception: _unexpected,
 }

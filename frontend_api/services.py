@@ -17,6 +17,7 @@ from core.security.opaque import new_secret
 from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
+from frontend_api.ratelimit import RateLimiter
 
 __all__ = ["Services", "build_services", "job_registry", "permission_registry"]
 
@@ -30,6 +31,7 @@ class Services:
     signer: TokenSigner
     mailer: Mailer
     jobs: JobRegistry
+    rate_limiter: RateLimiter
 
 
 def permission_registry() -> PermissionRegistry:
@@ -81,4 +83,5 @@ def build_services(
         signer=signer,
         mailer=build_mailer(settings),
         jobs=jobs or job_registry(),
+        rate_limiter=RateLimiter.from_settings(settings),
     )

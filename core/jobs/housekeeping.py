@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import msgspec
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from core.events.models import OutboxMessage
 from core.jobs.context import JobContext
 from core.jobs.models import DeadLetter, ProcessedMessage
 from core.jobs.registry import Periodic, job
+from core.jobs.service import enqueue
+from core.kernel import idempotency
 from core.kernel.clock import utcnow
+from core.kernel.models import Tenant
+from core.kernel.tenancy import tenant_context
 
 __all__ = ["JOBS", "PERIODIC", "NoPayload"]
 
@@ -30,5 +34,22 @@ async def purge_outbox(ctx: JobContext, _: NoPayload) -> None:
     await ctx.session.execute(delete(DeadLetter).where(DeadLetter.replayed_at < cutoff))
 
 
-JOBS = [purge_outbox]
-PERIODIC = [Periodic(purge_outbox, cron="17 3 * * *")]
+@job("housekeeping.purge_idempotency_keys", NoPayload, platform=True)
+async def purge_idempotency_keys(ctx: JobContext, _: NoPayload) -> None:
+    """Idempotency keys are tenant-owned (under RLS): one tenant job per tenant."""
+    for tenant_id in (await ctx.session.scalars(select(Tenant.id))).all():
+        with tenant_context(tenant_id):
+            await enqueue(ctx.session, purge_tenant_idempotency_keys, NoPayload())
+
+
+@job("housekeeping.purge_tenant_idempotency_keys", NoPayload)
+async def purge_tenant_idempotency_keys(ctx: JobContext, _: NoPayload) -> None:
+    """One tenant's idempotency keys older than their 24 hours."""
+    await idempotency.delete_expired(ctx.session)
+
+
+JOBS = [purge_outbox, purge_idempotency_keys, purge_tenant_idempotency_keys]
+PERIODIC = [
+    Periodic(purge_outbox, cron="17 3 * * *"),
+    Periodic(purge_idempotency_keys, every=timedelta(hours=1)),
+]

@@ -13,6 +13,7 @@ __all__ = [
     "Invalid",
     "Locked",
     "NotFound",
+    "PreconditionFailed",
     "TooManyRequests",
     "Unauthorized",
 ]
@@ -83,6 +84,14 @@ class Conflict(DomainError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class PreconditionFailed(DomainError):
+    """An ``If-Match`` (or another precondition) does not hold: nothing was changed."""
+
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition failed"
 
 
 class Locked(DomainError):

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from core.kernel.clock import as_utc, utcnow
+from core.kernel.concurrency import Versioned
 from core.kernel.ids import new_id
 
 __all__ = ["Base", "JSONType", "Tenant", "TenantOwned", "TenantStatus", "UTCDateTime"]
@@ -64,7 +65,7 @@ class TenantStatus:
     ALL = (ACTIVE, SUSPENDED)
 
 
-class Tenant(Base):
+class Tenant(Versioned, Base):
     """A customer business. Platform-level: not itself tenant-owned."""
 
     __tablename__ = "tenants"

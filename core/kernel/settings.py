@@ -84,6 +84,15 @@ class Settings:
     web_relay: bool = True
     #: Days sent outbox rows and processed-message records are kept before the purge.
     events_retention_days: int = 7
+    #: Rate limits (``limits`` notation: ``600/minute``, ``10/second``; empty: no limit).
+    #: Counted in Redis when ``redis_url`` is set, else in this process's memory.
+    rate_limit_enabled: bool = True
+    #: Requests of one tenant, all its members and API keys together.
+    rate_limit_per_tenant: str = "6000/minute"
+    #: Requests of one credential: a member's token, an API key, a platform admin.
+    rate_limit_per_credential: str = "1200/minute"
+    #: Requests from one client IP to the routes that take no credential (sign-in, signup...).
+    rate_limit_per_ip: str = "300/minute"
     log_level: str = "INFO"
     #: Log as JSON lines (``true``) or as plain text.
     log_json: bool = True

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import core.events.models
 import core.jobs.models
-import core.security.models  # noqa: F401  (registers the tables)
+import core.kernel.idempotency
+import core.security.models  # noqa: F401
 from core.kernel.models import Base
 
 target_metadata = Base.metadata

@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
+from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Forbidden, Invalid, NotFound, Unauthorized
 from core.kernel.ids import new_id
 from core.kernel.models import Tenant
@@ -68,6 +69,7 @@ class ApiKeyView(msgspec.Struct):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    version: int
 
 
 class ApiKeyCreated(ApiKeyView):
@@ -85,6 +87,7 @@ def api_key_view(key: ApiKey) -> ApiKeyView:
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
+        version=key.version,
     )
 
 
@@ -211,9 +214,12 @@ async def get_api_key(session: AsyncSession, key_id: uuid.UUID) -> ApiKeyView:
     return api_key_view(await _api_key(session, key_id))
 
 
-async def revoke_api_key(session: AsyncSession, key_id: uuid.UUID) -> None:
+async def revoke_api_key(
+    session: AsyncSession, key_id: uuid.UUID, *, expected_version: int | None = None
+) -> None:
     """Revoke a key; it stops working at once. Revoking it again changes nothing."""
     key = await _api_key(session, key_id)
+    ensure_version(key, expected_version)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     await session.flush()

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
+from core.kernel.concurrency import ensure_version
 from core.kernel.database import Database
 from core.kernel.errors import Conflict, Forbidden, Invalid, Locked, NotFound, Unauthorized
 from core.kernel.models import Tenant, TenantStatus
@@ -77,6 +78,7 @@ class InvitationView(msgspec.Struct):
     invited_by: uuid.UUID
     expires_at: datetime
     created_at: datetime
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ def _view(invitation: Invitation) -> InvitationView:
         invited_by=invitation.invited_by,
         expires_at=invitation.expires_at,
         created_at=invitation.created_at,
+        version=invitation.version,
     )
 
 
@@ -200,13 +203,16 @@ async def list_invitations(session: AsyncSession, page: PageRequest) -> Page[Inv
     )
 
 
-async def revoke_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> None:
+async def revoke_invitation(
+    session: AsyncSession, invitation_id: uuid.UUID, *, expected_version: int | None = None
+) -> None:
     """Revoke an invitation so its link stops working. Revoking twice is harmless."""
     invitation = await session.scalar(
         select(Invitation).where(Invitation.id == invitation_id).with_for_update()
     )
     if invitation is None:
         raise NotFound()
+    ensure_version(invitation, expected_version)
     if invitation.accepted_at is not None:
         raise Conflict("The invitation was already accepted.", code="invitation_accepted")
     if invitation.revoked_at is None:

@@ -9,6 +9,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.kernel.concurrency import ensure_version, touch
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.models import Membership, MembershipRole, Role, Team, User
@@ -38,6 +39,7 @@ class MemberView(msgspec.Struct):
     team_id: uuid.UUID | None
     roles: list[uuid.UUID]
     created_at: datetime
+    version: int
 
 
 class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -96,6 +98,7 @@ async def _views(session: AsyncSession, memberships: list[Membership]) -> list[M
             team_id=m.team_id,
             roles=sorted(roles[m.id]),
             created_at=m.created_at,
+            version=m.version,
         )
         for m in memberships
     ]
@@ -138,9 +141,15 @@ async def get_member(session: AsyncSession, principal: Principal, membership_id:
 
 
 async def update_member(
-    session: AsyncSession, principal: Principal, membership_id: uuid.UUID, change: MemberUpdate
+    session: AsyncSession,
+    principal: Principal,
+    membership_id: uuid.UUID,
+    change: MemberUpdate,
+    *,
+    expected_version: int | None = None,
 ) -> MemberView:
     membership = await _membership(session, membership_id, lock=True)
+    ensure_version(membership, expected_version)
     if not isinstance(change.team_id, msgspec.UnsetType):
         if (
             change.team_id is not None
@@ -154,6 +163,8 @@ async def update_member(
         if not change.is_active:
             await _deactivate(session, principal, membership)
         membership.is_active = change.is_active
+    if change.roles is not msgspec.UNSET and membership not in session.dirty:
+        touch(membership)  # the roles live in another table; the member's ETag must change too
     await session.flush()
     return (await _views(session, [membership]))[0]
 
@@ -164,9 +175,16 @@ async def _deactivate(session: AsyncSession, principal: Principal, membership: M
     await ensure_not_last_owner(session, membership.id)
 
 
-async def deactivate_member(session: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> None:
+async def deactivate_member(
+    session: AsyncSession,
+    principal: Principal,
+    membership_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> None:
     """Remove a person from the tenant. Their history stays; they can no longer sign in here."""
     membership = await _membership(session, membership_id, lock=True)
+    ensure_version(membership, expected_version)
     if membership.is_active:
         await _deactivate(session, principal, membership)
         membership.is_active = False

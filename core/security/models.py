@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.kernel.clock import utcnow
+from core.kernel.concurrency import Versioned
 from core.kernel.ids import new_id
 from core.kernel.models import Base, JSONType, TenantOwned
 
@@ -72,7 +73,7 @@ class PlatformAdminAction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Team(TenantOwned, Base):
+class Team(Versioned, TenantOwned, Base):
     __tablename__ = "teams"
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
@@ -88,7 +89,7 @@ class Team(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Membership(TenantOwned, Base):
+class Membership(Versioned, TenantOwned, Base):
     """A person's place in one tenant."""
 
     __tablename__ = "memberships"
@@ -106,7 +107,7 @@ class Membership(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Role(TenantOwned, Base):
+class Role(Versioned, TenantOwned, Base):
     """A tenant-editable set of grants: ``{"customers.read": "team", ...}``."""
 
     __tablename__ = "roles"
@@ -117,7 +118,6 @@ class Role(TenantOwned, Base):
     grants: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     #: Template the role was seeded from (``owner``, ``sales_rep``...), or None for custom.
     template: Mapped[str | None] = mapped_column(String(40))
-    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -150,7 +150,7 @@ class RefreshToken(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ApiKey(TenantOwned, Base):
+class ApiKey(Versioned, TenantOwned, Base):
     """A credential for integrations. Only a SHA-256 of the secret is stored."""
 
     __tablename__ = "api_keys"
@@ -166,7 +166,7 @@ class ApiKey(TenantOwned, Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Invitation(TenantOwned, Base):
+class Invitation(Versioned, TenantOwned, Base):
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "secret_hash"),

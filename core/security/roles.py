@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.models import Membership, MembershipRole, Role
@@ -157,6 +158,8 @@ class RoleView(msgspec.Struct):
     template: str | None
     grants: dict[str, str]
     created_at: datetime
+    #: The ETag of the role; send it back in ``If-Match`` to change it safely.
+    version: int
 
 
 class RoleCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -179,6 +182,7 @@ def role_view(role: Role) -> RoleView:
         template=role.template,
         grants=dict(sorted(role.grants.items())),
         created_at=role.created_at,
+        version=role.version,
     )
 
 
@@ -220,8 +224,11 @@ async def update_role(
     principal: Principal,
     role_id: uuid.UUID,
     change: RoleUpdate,
+    *,
+    expected_version: int | None = None,
 ) -> RoleView:
     role = await get_role(session, role_id)
+    ensure_version(role, expected_version)
     if role.template == OWNER:
         raise Conflict(
             "The owner role always holds every permission; it cannot be edited.", code="owner_role_fixed"
@@ -236,13 +243,15 @@ async def update_role(
         added = {k: v for k, v in grants.items() if role.grants.get(k) != v}
         ensure_may_grant(principal, added, "grants")
         role.grants = grants
-    role.version += 1
     await session.flush()
     return role_view(role)
 
 
-async def delete_role(session: AsyncSession, role_id: uuid.UUID) -> None:
+async def delete_role(
+    session: AsyncSession, role_id: uuid.UUID, *, expected_version: int | None = None
+) -> None:
     role = await get_role(session, role_id)
+    ensure_version(role, expected_version)
     if role.template == OWNER:
         raise Conflict("The owner role cannot be deleted.", code="owner_role_fixed")
     in_use = await session.scalar(

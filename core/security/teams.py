@@ -9,6 +9,7 @@ import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.models import Membership, Team
@@ -30,6 +31,7 @@ class TeamView(msgspec.Struct):
     name: str
     manager_id: uuid.UUID | None
     created_at: datetime
+    version: int
 
 
 class TeamCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -45,7 +47,11 @@ class TeamUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
 
 def team_view(team: Team) -> TeamView:
     return TeamView(
-        id=team.id, name=team.name, manager_id=team.manager_membership_id, created_at=team.created_at
+        id=team.id,
+        name=team.name,
+        manager_id=team.manager_membership_id,
+        created_at=team.created_at,
+        version=team.version,
     )
 
 
@@ -96,8 +102,11 @@ async def create_team(session: AsyncSession, command: TeamCreate) -> TeamView:
     return team_view(team)
 
 
-async def update_team(session: AsyncSession, team_id: uuid.UUID, change: TeamUpdate) -> TeamView:
+async def update_team(
+    session: AsyncSession, team_id: uuid.UUID, change: TeamUpdate, *, expected_version: int | None = None
+) -> TeamView:
     team = await _team(session, team_id, lock=True)
+    ensure_version(team, expected_version)
     if not isinstance(change.name, msgspec.UnsetType):
         team.name = await _clean_name(session, change.name, team.id)
     if not isinstance(change.manager_id, msgspec.UnsetType):
@@ -107,9 +116,12 @@ async def update_team(session: AsyncSession, team_id: uuid.UUID, change: TeamUpd
     return team_view(team)
 
 
-async def delete_team(session: AsyncSession, team_id: uuid.UUID) -> None:
+async def delete_team(
+    session: AsyncSession, team_id: uuid.UUID, *, expected_version: int | None = None
+) -> None:
     """Delete a team; its members stay, without a team."""
     team = await _team(session, team_id, lock=True)
+    ensure_version(team, expected_version)
     await session.execute(update(Membership).where(Membership.team_id == team.id).values(team_id=None))
     await session.delete(team)
     await session.flush()

@@ -12,6 +12,7 @@ from datetime import datetime
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.models import Tenant
 from core.security.models import User
@@ -38,6 +39,7 @@ class TenantSettingsView(msgspec.Struct):
     plan: str
     require_two_factor: bool
     created_at: datetime
+    version: int
 
 
 class TenantSettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -65,6 +67,7 @@ def _view(tenant: Tenant) -> TenantSettingsView:
         plan=tenant.plan,
         require_two_factor=tenant.require_two_factor,
         created_at=tenant.created_at,
+        version=tenant.version,
     )
 
 
@@ -94,7 +97,11 @@ async def get_tenant_settings(session: AsyncSession, principal: Principal) -> Te
 
 
 async def update_tenant_settings(
-    session: AsyncSession, principal: Principal, change: TenantSettingsUpdate
+    session: AsyncSession,
+    principal: Principal,
+    change: TenantSettingsUpdate,
+    *,
+    expected_version: int | None = None,
 ) -> TenantSettingsView:
     """Rename the business or switch the 2FA requirement.
 
@@ -102,6 +109,7 @@ async def update_tenant_settings(
     only reach ``/api/v1/me`` and the 2FA setup routes until they turn it on.
     """
     tenant = await _own_tenant(session, principal, lock=True)
+    ensure_version(tenant, expected_version)
     if not isinstance(change.name, msgspec.UnsetType):
         tenant.name = clean_tenant_name(change.name)
     if not isinstance(change.require_two_factor, msgspec.UnsetType):

@@ -36,6 +36,7 @@ class AuthController(Controller):
     @post(
         "/switch",
         permission=AUTHENTICATED,
+        idempotency=False,  # the answer holds tokens
         allowed_when_suspended=True,
         two_factor_setup=True,
         summary="Get tokens for another tenant you belong to",

@@ -10,12 +10,12 @@ from frontend_api.deps import ServicesDep
 __all__ = ["healthz", "readyz"]
 
 
-@get("/healthz", public=True, tags=["health"], summary="The process is alive")
+@get("/healthz", public=True, rate_limit=False, tags=["health"], summary="The process is alive")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", public=True, tags=["health"], summary="The database is reachable")
+@get("/readyz", public=True, rate_limit=False, tags=["health"], summary="The database is reachable")
 async def readyz(services: ServicesDep) -> dict[str, str]:
     try:
         await services.db.ping()

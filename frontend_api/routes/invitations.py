@@ -13,6 +13,7 @@ from core.security import invitations
 from core.security.invitations import InvitationAccept, InvitationCreate, InvitationView
 from core.security.schemas import TokenPair
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
+from frontend_api.etags import IfMatchDep
 from frontend_api.routes.auth import client_ip
 
 __all__ = ["InvitationController"]
@@ -40,8 +41,10 @@ class InvitationController(Controller):
         return await invitations.list_invitations(session, page)
 
     @delete("/{invitation_id:uuid}", permission="members.invite", summary="Revoke an invitation")
-    async def revoke(self, session: SessionDep, invitation_id: FromPath[uuid.UUID]) -> None:
-        await invitations.revoke_invitation(session, invitation_id)
+    async def revoke(
+        self, session: SessionDep, invitation_id: FromPath[uuid.UUID], if_match: IfMatchDep
+    ) -> None:
+        await invitations.revoke_invitation(session, invitation_id, expected_version=if_match.version())
 
     @post(
         "/accept",

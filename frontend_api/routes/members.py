@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from litestar import Controller, delete, get, patch
+from litestar import Controller, Response, delete, get, patch
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.kernel.pagination import Page
 from core.security import members
 from core.security.members import MemberUpdate, MemberView
 from frontend_api.deps import PageDep, PrincipalDep, SessionDep
+from frontend_api.etags import IfMatchDep, etagged
 
 __all__ = ["MemberController"]
 
@@ -32,8 +33,8 @@ class MemberController(Controller):
     @get("/{member_id:uuid}", permission="members.read", summary="Show a member")
     async def show(
         self, session: SessionDep, principal: PrincipalDep, member_id: FromPath[uuid.UUID]
-    ) -> MemberView:
-        return await members.get_member(session, principal, member_id)
+    ) -> Response[MemberView]:
+        return etagged(await members.get_member(session, principal, member_id))
 
     @patch(
         "/{member_id:uuid}", permission="members.manage", summary="Change a member's roles, team or status"
@@ -44,11 +45,20 @@ class MemberController(Controller):
         principal: PrincipalDep,
         member_id: FromPath[uuid.UUID],
         data: JSONBody[MemberUpdate],
-    ) -> MemberView:
-        return await members.update_member(session, principal, member_id, data)
+        if_match: IfMatchDep,
+    ) -> Response[MemberView]:
+        return etagged(
+            await members.update_member(
+                session, principal, member_id, data, expected_version=if_match.version()
+            )
+        )
 
     @delete("/{member_id:uuid}", permission="members.manage", summary="Remove a member from the account")
     async def remove(
-        self, session: SessionDep, principal: PrincipalDep, member_id: FromPath[uuid.UUID]
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        member_id: FromPath[uuid.UUID],
+        if_match: IfMatchDep,
     ) -> None:
-        await members.deactivate_member(session, principal, member_id)
+        await members.deactivate_member(session, principal, member_id, expected_version=if_match.version())

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from core.kernel.pagination import Page
 from core.security import roles
 from core.security.roles import RoleCreate, RoleUpdate, RoleView
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
+from frontend_api.etags import IfMatchDep, etagged
 
 __all__ = ["RoleController", "list_permissions"]
 
@@ -40,8 +41,8 @@ class RoleController(Controller):
         return await roles.list_roles(session, page)
 
     @get("/{role_id:uuid}", permission="roles.read", summary="Show a role")
-    async def show(self, session: SessionDep, role_id: FromPath[uuid.UUID]) -> RoleView:
-        return roles.role_view(await roles.get_role(session, role_id))
+    async def show(self, session: SessionDep, role_id: FromPath[uuid.UUID]) -> Response[RoleView]:
+        return etagged(roles.role_view(await roles.get_role(session, role_id)))
 
     @post("/", permission="roles.manage", summary="Create a role")
     async def create(
@@ -57,9 +58,14 @@ class RoleController(Controller):
         principal: PrincipalDep,
         role_id: FromPath[uuid.UUID],
         data: JSONBody[RoleUpdate],
-    ) -> RoleView:
-        return await roles.update_role(session, services.registry, principal, role_id, data)
+        if_match: IfMatchDep,
+    ) -> Response[RoleView]:
+        return etagged(
+            await roles.update_role(
+                session, services.registry, principal, role_id, data, expected_version=if_match.version()
+            )
+        )
 
     @delete("/{role_id:uuid}", permission="roles.manage", summary="Delete a role no one holds")
-    async def remove(self, session: SessionDep, role_id: FromPath[uuid.UUID]) -> None:
-        await roles.delete_role(session, role_id)
+    async def remove(self, session: SessionDep, role_id: FromPath[uuid.UUID], if_match: IfMatchDep) -> None:
+        await roles.delete_role(session, role_id, expected_version=if_match.version())

@@ -22,6 +22,7 @@ class TwoFactorController(Controller):
     @post(
         "/setup",
         permission=AUTHENTICATED,
+        idempotency=False,  # the answer holds the new TOTP secret
         two_factor_setup=True,
         allowed_when_suspended=True,
         status_code=200,

@@ -103,7 +103,7 @@ def test_an_invitee_gets_mail_accepts_signs_in_and_has_the_role(
     assert response.status_code == 201, response.text
     view = response.json()
     assert view["email"] == email
-    assert set(view) == {"id", "email", "role_id", "invited_by", "expires_at", "created_at"}
+    assert set(view) == {"id", "email", "role_id", "invited_by", "expires_at", "created_at", "version"}
 
     [message] = _outbox(app)
     assert message.to == email

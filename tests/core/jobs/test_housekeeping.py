@@ -16,6 +16,7 @@ from core.jobs.models import ProcessedMessage
 from core.jobs.runtime import JobRuntime
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
+from core.kernel.idempotency import IdempotencyKey
 from core.kernel.settings import Settings
 from core.mail import MemoryMailer
 from core.security.models import RefreshToken
@@ -27,7 +28,11 @@ pytestmark = pytest.mark.anyio
 
 
 def test_the_platform_registers_its_housekeeping_jobs_on_a_schedule() -> None:
-    assert {"housekeeping.purge_outbox", "security.purge_expired_credentials"} <= set(job_registry().periodic)
+    assert {
+        "housekeeping.purge_outbox",
+        "housekeeping.purge_idempotency_keys",
+        "security.purge_expired_credentials",
+    } <= set(job_registry().periodic)
 
 
 @pytest.fixture
@@ -90,3 +95,32 @@ async def test_old_outbox_rows_are_purged_and_recent_ones_kept(settings: Setting
     assert len(names) == 1  # the request that ran the purge, sent today
     assert processed == ["job:housekeeping.purge_outbox"]
     assert await count(db, OutboxMessage) == 1
+
+
+async def test_expired_idempotency_keys_are_purged_in_every_tenant(
+    client: TestClient[Any], settings: Settings, db: Database, rls_free_db: Database
+) -> None:
+    role = {"name": "auditor", "grants": {"members.read": "all"}}
+    for company in ("Old Co", "New Co"):
+        owner = signup(client, company)
+        for key in ("first-request-key", "second-request-key"):
+            response = client.post(
+                "/api/v1/roles",
+                json={**role, "name": key},
+                headers={**owner["headers"], "Idempotency-Key": key},
+            )
+            assert response.status_code == 201, response.text
+    async with rls_free_db.transaction() as session:
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "first-request-key")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .execution_options(all_tenants=True)
+        )
+
+    await _run(settings, db, "housekeeping.purge_idempotency_keys")
+
+    async with rls_free_db.transaction() as session:
+        left = (await session.scalars(select(IdempotencyKey).execution_options(all_tenants=True))).all()
+    assert sorted(k.key for k in left) == ["second-request-key", "second-request-key"]
+    assert len({k.tenant_id for k in left}) == 2
