@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
+from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
 from core.mail import Mailer, build_mailer
+from core.mail import jobs as mail_jobs
 from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
-from core.security.opaque import new_secret
 from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
@@ -44,27 +44,16 @@ def permission_registry() -> PermissionRegistry:
 def job_registry() -> JobRegistry:
     """Every package's jobs, event handlers and periodic jobs. New domains register here."""
     registry = JobRegistry()
-    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS])
+    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS, *mail_jobs.JOBS])
     registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC])
     return registry
-
-
-def signing_secret(settings: Settings) -> str:
-    if settings.secret_key:
-        return settings.secret_key
-    path = Path(settings.data_path("secret.key"))
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(new_secret(48))
-    return path.read_text().strip()
 
 
 def build_services(
     settings: Settings, db: Database | None = None, jobs: JobRegistry | None = None
 ) -> Services:
     db = db or Database(settings.database_url)
-    signer = TokenSigner.from_secret(signing_secret(settings))
+    signer = TokenSigner.from_secret(app_secret(settings))
     auth = Authenticator(
         db,
         signer,

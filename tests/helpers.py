@@ -96,3 +96,11 @@ def turn_on_two_factor(client: TestClient[Any], headers: dict[str, str]) -> str:
     enabled = client.post("/api/v1/me/2fa/enable", json={"code": pyotp.TOTP(secret).now()}, headers=headers)
     assert enabled.status_code == 200, enabled.text
     return secret
+
+
+def sent_mail(client: TestClient[Any]) -> list[Any]:
+    """Run the mail jobs enqueued so far on the app's in-process worker (the app must be
+    built with ``background_jobs=True``), then return what the memory mailer holds."""
+    app: Any = client.app
+    client.blocking_portal.call(app.state.jobs.drain)
+    return app.state.services.mailer.outbox  # type: ignore[no-any-return]

@@ -27,8 +27,10 @@ from core.kernel.database import Database
 from core.kernel.errors import Conflict, Forbidden, Invalid, Locked, NotFound, Unauthorized
 from core.kernel.models import Tenant, TenantStatus
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
-from core.mail import Mailer, Message, render_message
+from core.mail import Message, render_message
+from core.mail.jobs import send_after_commit
 from core.security import accounts, two_factor
 from core.security.members import add_member
 from core.security.models import Invitation, Membership, Role, User
@@ -173,20 +175,22 @@ async def create_invitation(
 
 async def invite(
     db: Database,
-    mailer: Mailer,
+    settings: Settings,
     principal: Principal,
     command: InvitationCreate,
-    *,
-    ttl_seconds: int,
-    public_url: str,
 ) -> InvitationView:
-    """Create the invitation in its own transaction, then mail it once that has committed, so no
-    link is ever sent for an invitation that was rolled back. Run in the principal's tenant."""
+    """Create the invitation and enqueue its mail in one transaction: no link is ever sent
+    for an invitation that was rolled back, and none is lost once it committed. Run in the
+    principal's tenant."""
     async with db.transaction() as session:
         view, message = await create_invitation(
-            session, principal, command, ttl_seconds=ttl_seconds, public_url=public_url
+            session,
+            principal,
+            command,
+            ttl_seconds=settings.invitation_ttl_seconds,
+            public_url=settings.public_url,
         )
-    await mailer.send(message)
+        await send_after_commit(session, settings, message)
     return view
 
 

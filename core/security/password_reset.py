@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid
+from core.kernel.settings import Settings
 from core.kernel.tenancy import ALL_TENANTS, set_rls_user, tenant_context
-from core.mail import Mailer, Message, render_message
+from core.mail import Message, render_message
+from core.mail.jobs import send_after_commit
 from core.security import accounts
 from core.security.models import Membership, PasswordReset, RefreshToken, User
 from core.security.opaque import digest, new_secret, same_digest
@@ -108,16 +110,19 @@ async def start_reset(
     )
 
 
-async def request_reset(
-    db: Database, mailer: Mailer, email: str, *, ttl_seconds: int, public_url: str
-) -> None:
-    """Background half of a reset request: record it, commit, then mail the link. Nobody
-    waits for the outcome, so failures are logged rather than raised."""
+async def request_reset(db: Database, settings: Settings, email: str) -> None:
+    """Background half of a reset request: record it and enqueue its mail in one
+    transaction. Nobody waits for the outcome, so failures are logged rather than raised."""
     try:
         async with db.transaction() as session:
-            message = await start_reset(session, email, ttl_seconds=ttl_seconds, public_url=public_url)
-        if message is not None:
-            await mailer.send(message)
+            message = await start_reset(
+                session,
+                email,
+                ttl_seconds=settings.password_reset_ttl_seconds,
+                public_url=settings.public_url,
+            )
+            if message is not None:
+                await send_after_commit(session, settings, message)
     except Exception:
         log.exception("password reset request failed")
 

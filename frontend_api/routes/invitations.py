@@ -27,14 +27,7 @@ class InvitationController(Controller):
     async def create(
         self, services: ServicesDep, principal: PrincipalDep, data: JSONBody[InvitationCreate]
     ) -> InvitationView:
-        return await invitations.invite(
-            services.db,
-            services.mailer,
-            principal,
-            data,
-            ttl_seconds=services.settings.invitation_ttl_seconds,
-            public_url=services.settings.public_url,
-        )
+        return await invitations.invite(services.db, services.settings, principal, data)
 
     @get("/", permission="members.invite", summary="List pending invitations")
     async def list_invitations(self, session: SessionDep, page: PageDep) -> Page[InvitationView]:

@@ -25,14 +25,7 @@ class PasswordResetController(Controller):
         email = validated_email(data.email)
         # The look-up and the mail run after the answer is sent: the answer, and how long it
         # takes, are the same whether or not the account exists.
-        work = BackgroundTask(
-            password_reset.request_reset,
-            services.db,
-            services.mailer,
-            email,
-            ttl_seconds=services.settings.password_reset_ttl_seconds,
-            public_url=services.settings.public_url,
-        )
+        work = BackgroundTask(password_reset.request_reset, services.db, services.settings, email)
         return Response(
             PasswordResetRequested(detail=password_reset.REQUESTED), status_code=202, background=work
         )

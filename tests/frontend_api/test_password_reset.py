@@ -9,6 +9,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import select
@@ -17,13 +18,15 @@ from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.security.models import PasswordReset
 from frontend_api.app import create_app
-from tests.helpers import PASSWORD, bearer, login, signup, unique_email
+from tests.helpers import PASSWORD, bearer, login, sent_mail, signup, unique_email
 
 NEW_PASSWORD = "a freshly chosen passphrase"
 
 
-def _outbox(app: Litestar) -> list[Any]:
-    return app.state.services.mailer.outbox  # type: ignore[no-any-return]
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Mail is sent by a job: these tests run the in-process job worker."""
+    return dataclasses.replace(settings, background_jobs=True)
 
 
 def _ask(client: TestClient[Any], email: str) -> Any:
@@ -38,7 +41,7 @@ def _token_from(message: Any) -> str:
 
 def _reset_token(app: Litestar, client: TestClient[Any], email: str) -> str:
     assert _ask(client, email).status_code == 202
-    return _token_from(_outbox(app)[-1])
+    return _token_from(sent_mail(client)[-1])
 
 
 def _confirm(client: TestClient[Any], token: str, password: str = NEW_PASSWORD) -> Any:
@@ -73,7 +76,7 @@ def test_asking_answers_alike_whether_or_not_the_account_exists(
     assert known.json() == unknown.json()
     assert known.headers["content-type"] == unknown.headers["content-type"]
 
-    [message] = _outbox(app)
+    [message] = sent_mail(client)
     assert message.to == owner["email"]
     assert f"{settings.public_url}/reset-password?token=" in message.body
     assert len(_stored_resets(settings)) == 1
@@ -177,4 +180,4 @@ def test_a_mailbox_cannot_be_flooded_with_links(app: Litestar, client: TestClien
     answers = [_ask(client, owner["email"]) for _ in range(5)]
     assert {r.status_code for r in answers} == {202}
     assert len({r.text for r in answers}) == 1
-    assert len(_outbox(app)) == 3
+    assert len(sent_mail(client)) == 3

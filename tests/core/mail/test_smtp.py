@@ -61,7 +61,12 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def smtp_app(settings: Settings, inbox: tuple[Inbox, int]) -> Litestar:
     smtp_settings = dataclasses.replace(
-        settings, mail_backend="smtp", smtp_host="127.0.0.1", smtp_port=inbox[1], smtp_security="none"
+        settings,
+        background_jobs=True,
+        mail_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=inbox[1],
+        smtp_security="none",
     )
     return create_app(smtp_settings)
 
@@ -92,6 +97,7 @@ def test_invitation_reaches_the_smtp_server_in_the_inviters_language(
             headers=owner["headers"],
         )
         assert response.status_code == 201, response.text
+        client.blocking_portal.call(smtp_app.state.jobs.drain)
 
     [message] = received.messages
     assert message["To"] == invitee
@@ -122,6 +128,7 @@ def test_password_reset_arrives_in_the_accounts_language(
         )
         assert response.status_code == 201, response.text
         assert client.post("/api/v1/auth/password-reset", json={"email": email_address}).status_code == 202
+        client.blocking_portal.call(smtp_app.state.jobs.drain)
 
     [message] = received.messages
     assert message["Subject"] == "Reset your Huike password"

@@ -1,0 +1,71 @@
+"""Mail is sent by a background job, enqueued in the transaction that gives the reason for it
+(through the outbox), so a rolled-back change sends nothing and a committed one is not lost.
+
+The message travels sealed: links in it (invitations, password resets) are secrets whose
+database copies are only hashes, so the job payload in the outbox, Redis and the dead letters
+is AES-GCM ciphertext under a key derived from the application secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.jobs.context import JobContext
+from core.jobs.registry import job
+from core.jobs.service import enqueue
+from core.kernel.secret import app_secret
+from core.kernel.settings import Settings
+from core.mail.backends import Message
+
+__all__ = ["JOBS", "SealedMail", "open_sealed", "seal", "send_after_commit"]
+
+_INFO = b"huike mail payload v1"
+
+
+class SealedMail(msgspec.Struct, forbid_unknown_fields=True):
+    sealed: str
+
+
+def _cipher(settings: Settings) -> AESGCM:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
+        app_secret(settings).encode()
+    )
+    return AESGCM(key)
+
+
+def seal(settings: Settings, message: Message) -> str:
+    nonce = os.urandom(12)
+    sealed = _cipher(settings).encrypt(nonce, msgspec.json.encode(message), _INFO)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def open_sealed(settings: Settings, sealed: str) -> Message:
+    """Raises ValueError when the payload was sealed under another secret or altered."""
+    raw = base64.urlsafe_b64decode(sealed.encode())
+    try:
+        plain = _cipher(settings).decrypt(raw[:12], raw[12:], _INFO)
+    except InvalidTag as exc:
+        raise ValueError("sealed mail does not open with this installation's secret") from exc
+    return msgspec.json.decode(plain, type=Message)
+
+
+@job("mail.send", SealedMail, platform=True)
+async def send_mail(ctx: JobContext, payload: SealedMail) -> None:
+    """Deliver one message. A failure is retried with backoff, then dead-lettered."""
+    await ctx.mailer.send(open_sealed(ctx.settings, payload.sealed))
+
+
+async def send_after_commit(session: AsyncSession, settings: Settings, message: Message) -> None:
+    """Send ``message`` once ``session``'s transaction commits (never if it rolls back)."""
+    await enqueue(session, send_mail, SealedMail(sealed=seal(settings, message)))
+
+
+JOBS = [send_mail]
