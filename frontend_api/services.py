@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.audit import permissions as audit_permissions
 from core.kernel.database import Database
 from core.kernel.mail import Mailer, build_mailer
 from core.kernel.settings import Settings
@@ -32,6 +34,7 @@ def permission_registry() -> PermissionRegistry:
     """Every package's permissions. New domains (and, later, plugins) register here."""
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
+    registry.register("core.audit", audit_permissions.PERMISSIONS)
     return registry
 
 

@@ -68,6 +68,8 @@ class Tenant(Base):
     """A customer business. Platform-level: not itself tenant-owned."""
 
     __tablename__ = "tenants"
+    #: A platform table, audited in the tenant's own chain (see ``core/audit/capture.py``).
+    __audited__: ClassVar[bool] = True
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, sort_order=-10)
     name: Mapped[str] = mapped_column(String(200))
@@ -87,6 +89,8 @@ class TenantOwned:
     """
 
     __tenant_owned__: ClassVar[bool] = True
+    #: Tenant-owned records are audited; a technical table opts out with ``False``.
+    __audited__: ClassVar[bool] = True
 
     @declared_attr
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import core.security.models  # noqa: F401  (registers the tables)
 from core.kernel.models import Base
 
 target_metadata = Base.metadata

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.errors import Conflict, Invalid, NotFound
@@ -110,6 +110,7 @@ async def update_team(session: AsyncSession, team_id: uuid.UUID, change: TeamUpd
 async def delete_team(session: AsyncSession, team_id: uuid.UUID) -> None:
     """Delete a team; its members stay, without a team."""
     team = await _team(session, team_id, lock=True)
-    await session.execute(update(Membership).where(Membership.team_id == team.id).values(team_id=None))
+    for member in (await session.scalars(select(Membership).where(Membership.team_id == team.id))).all():
+        member.team_id = None  # one by one, so each change is audited
     await session.delete(team)
     await session.flush()
