@@ -90,16 +90,18 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     principal = await _resolve_principal(services, token)
     connection.state.principal = principal
     if access == AUTHENTICATED and principal.kind != "user":
+        await _record_denial(services, connection, access, "not_a_person")
         raise Forbidden(
             "This route is for a signed-in person; an API key cannot use it.", code="not_a_person"
         )
     if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
+        await _record_denial(services, connection, access, "two_factor_setup_required")
         raise Forbidden(
             "This business requires two-factor authentication; set it up at /api/v1/me/2fa.",
             code="two_factor_setup_required",
         )
     if access != AUTHENTICATED and not principal.can(access):
-        await _record_denial(services, connection, access)
+        await _record_denial(services, connection, access, "permission_denied")
         raise Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
     if (
         principal.tenant_status == TenantStatus.SUSPENDED
@@ -142,7 +144,7 @@ async def _resolve_api_key(services: Services, token: str) -> Principal:
 
 
 async def _record_denial(
-    services: Services, connection: ASGIConnection[Any, Any, Any, Any], permission: str
+    services: Services, connection: ASGIConnection[Any, Any, Any, Any], permission: str, code: str
 ) -> None:
     """The request fails, so the denial is written in a transaction of its own."""
     async with services.db.transaction() as session:
@@ -150,6 +152,7 @@ async def _record_denial(
             session,
             "permission.denied",
             details={
+                "code": code,
                 "permission": permission,
                 "method": connection.scope.get("method"),
                 "path": connection.url.path,

@@ -274,8 +274,24 @@ def test_a_permission_denial_is_recorded_though_the_request_fails(
     assert denied.status_code == 403
     entry = _one(_entries(client, owner["headers"]), action="permission.denied")
     assert entry["actor_id"] == _me(client, viewer)["user_id"]
-    assert entry["changes"] == {"permission": "roles.manage", "method": "POST", "path": "/api/v1/roles"}
+    assert entry["changes"] == {
+        "code": "permission_denied",
+        "permission": "roles.manage",
+        "method": "POST",
+        "path": "/api/v1/roles",
+    }
     assert entry["request_id"] == denied.headers["x-request-id"]
+
+
+def test_an_api_key_refused_on_a_person_only_route_is_a_denial(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    key = client.post(
+        "/api/v1/api-keys", headers=owner["headers"], json={"name": "Sync", "grants": {"roles.read": "all"}}
+    ).json()
+    assert client.get("/api/v1/me", headers=bearer(key["key"])).json()["code"] == "not_a_person"
+    entry = _one(_entries(client, owner["headers"]), action="permission.denied")
+    assert (entry["actor_type"], entry["actor_id"]) == ("api_key", key["id"])
+    assert entry["changes"]["code"] == "not_a_person"
 
 
 def test_a_platform_admin_suspending_a_tenant_is_in_that_tenants_log(
