@@ -8,6 +8,7 @@ link from each entry to the hash of the one before it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 from sqlalchemy import or_, select
@@ -45,9 +46,7 @@ async def verify_chains(db: Database, tenant_ref: str | None = None) -> ChainRep
     return report
 
 
-def _maybe_uuid(text: str) -> object:
-    import uuid
-
+def _maybe_uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
     except ValueError:

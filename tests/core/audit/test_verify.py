@@ -41,9 +41,7 @@ def test_an_untouched_log_verifies(
     assert "Audit log intact: 2 tenant(s)" in result.output
 
 
-def test_an_edited_entry_is_reported(
-    settings: Settings, tenant: dict[str, Any], entries: Callable[[str], list[Any]]
-) -> None:
+def test_an_edited_entry_is_reported(settings: Settings, tenant: dict[str, Any]) -> None:
     owner_sql(settings, update(TABLE).where(_where(tenant, 3)).values(actor_type="system", actor_id=None))
     result = _verify(settings)
     assert result.exit_code == 1
