@@ -135,6 +135,9 @@ class Authenticator:
         with tenant_context(principal.tenant_id):
             async with self.db.transaction() as session:
                 await self._revoke_family(session, family_id, principal.user_id)
+                await audit.record(
+                    session, "auth.logout", entity_type="memberships", entity_id=principal.membership_id
+                )
 
     async def _revoke_family(
         self, session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID | None = None

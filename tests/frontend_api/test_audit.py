@@ -110,6 +110,14 @@ def test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff(
         "/api/v1/me/2fa/enable", headers=headers, json={"code": pyotp.TOTP(setup["secret"]).now()}
     )
     assert enabled.status_code == 200, enabled.text
+    disabled = client.post(
+        "/api/v1/me/2fa/disable",
+        headers=headers,
+        json={"password": PASSWORD, "code": pyotp.TOTP(setup["secret"]).now()},
+    )
+    assert disabled.status_code in (200, 204), disabled.text
+    spare = client.post("/api/v1/roles", headers=headers, json={"name": "Spare", "grants": {}}).json()
+    assert client.delete(f"/api/v1/roles/{spare['id']}", headers=headers).status_code == 204
 
     entries = _entries(client, headers)
     by_owner = [e for e in entries if e["actor_id"] == me["user_id"]]
@@ -160,11 +168,13 @@ def test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff(
     }
     two_factor = [e["changes"] for e in by_owner if e["entity_type"] == "users" and e["action"] == "update"]
     assert {"before": {"totp_enabled": False}, "after": {"totp_enabled": True}} in two_factor
+    assert any(c["after"].get("totp_enabled") is False for c in two_factor)
+    assert change("roles", "delete", spare["id"])["before"]["name"] == "Spare"
     assert any(c["after"].get("totp_secret") == "[redacted]" for c in two_factor)
 
     dumped = json.dumps(entries)
     assert key["key"] not in dumped
-    assert key["key"].rsplit("_", 1)[1] not in dumped
+    assert key["key"].split("_", 3)[3] not in dumped
     assert setup["secret"] not in dumped
     assert PASSWORD not in dumped
     assert "$argon2" not in dumped
@@ -384,3 +394,101 @@ def test_export_streams_csv_and_json_lines_with_the_same_filters(client: TestCli
     bad = client.get(f"{AUDIT}/export", params={"format": "xml"}, headers=owner["headers"])
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "format"
+
+
+#: Every route that changes something, and the test above that shows its audit entry.
+#: A new route fails this test until its author says where its entry is checked.
+MUTATING_ROUTES = {
+    ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
+    (
+        "post",
+        "/api/v1/auth/token",
+    ): "test_sign_ins_and_failed_sign_ins_are_recorded_without_telling_the_caller",
+    ("post", "/api/v1/auth/switch"): "test_switching_tenant_and_signing_out_are_recorded",
+    ("post", "/api/v1/auth/logout"): "test_switching_tenant_and_signing_out_are_recorded",
+    ("post", "/api/v1/auth/refresh"): "refresh tokens are technical (opted out); the sign-in is the entry",
+    ("post", "/api/v1/me/2fa/setup"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "post",
+        "/api/v1/me/2fa/enable",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "post",
+        "/api/v1/me/2fa/disable",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("patch", "/api/v1/tenant"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/v1/roles"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("patch", "/api/v1/roles/{role_id}"): "test_role_grant_edits_and_role_assignments_are_explicit_entries",
+    (
+        "delete",
+        "/api/v1/roles/{role_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "patch",
+        "/api/v1/members/{member_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "delete",
+        "/api/v1/members/{member_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/v1/invitations"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "delete",
+        "/api/v1/invitations/{invitation_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/v1/invitations/accept"): "test_accepting_an_invitation_is_audited_without_its_token",
+    ("post", "/api/v1/auth/password-reset"): "accounts are platform-wide: outside any business's log",
+    ("post", "/api/v1/auth/password-reset/confirm"): "accounts are platform-wide: outside any business's log",
+    ("post", "/api/v1/teams"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "patch",
+        "/api/v1/teams/{team_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "delete",
+        "/api/v1/teams/{team_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/v1/api-keys"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "delete",
+        "/api/v1/api-keys/{key_id}",
+    ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/platform/auth/token"): "platform sign-in: outside any business's log",
+    (
+        "post",
+        "/api/platform/tenants/{tenant_id}/suspend",
+    ): "test_a_platform_admin_suspending_a_tenant_is_in_that_tenants_log",
+    (
+        "post",
+        "/api/platform/tenants/{tenant_id}/resume",
+    ): "test_a_platform_admin_suspending_a_tenant_is_in_that_tenants_log",
+}
+
+
+def test_every_mutating_route_has_its_audit_checked_here(client: TestClient[Any]) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    mutating = {
+        (method, path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in {"post", "put", "patch", "delete"}
+    }
+    assert mutating == set(MUTATING_ROUTES)
+    tests = {name for name in globals() if name.startswith("test_")}
+    for reason in MUTATING_ROUTES.values():
+        assert reason in tests or not reason.startswith("test_"), reason
+
+
+def test_switching_tenant_and_signing_out_are_recorded(client: TestClient[Any]) -> None:
+    first = signup(client, "Alpha")
+    second = signup(client, "Beta", email=first["email"])
+    user_id = _me(client, first)["user_id"]
+    switched = client.post(
+        "/api/v1/auth/switch", headers=first["headers"], json={"tenant": second["tenant_id"]}
+    )
+    assert switched.status_code == 201, switched.text
+    entry = _one(_entries(client, second["headers"]), action="auth.switch_tenant")
+    assert entry["actor_id"] == user_id
+    assert client.post("/api/v1/auth/logout", headers=first["headers"]).status_code == 204
+    again = login(client, first["email"], tenant=first["tenant_id"]).json()
+    assert _one(_entries(client, bearer(again["access_token"])), action="auth.logout")["actor_id"] == user_id
