@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
+import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.audit.context import ActorType, audit_context
 from core.kernel.database import Database
 from core.kernel.errors import DomainError
 from core.kernel.logs import configure_logging
@@ -31,7 +33,8 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def runner() -> T:
         db = Database(settings.database_url)
         try:
-            return await work(db)
+            with audit_context(ActorType.SYSTEM, "cli"):
+                return await work(db)
         finally:
             await db.dispose()
 
@@ -252,6 +255,29 @@ def admin_create(email: str, name: str, password: str) -> None:
     settings = _settings()
     _run(settings, lambda db: create_platform_admin(db, settings, email, name, password))
     click.echo(f"{email} is a platform admin. Sign in at POST /api/platform/auth/token.")
+
+
+@main.group()
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "tenant_ref", default=None, help="Tenant id or slug (default: every tenant)")
+def audit_verify(tenant_ref: str | None) -> None:
+    """Walk the hash chains; exit 1 and name the first bad entry if one was tampered with."""
+    from core.audit.verify import verify_chains
+
+    report = _run(_settings(), lambda db: verify_chains(db, tenant_ref))
+    for problem in report.problems:
+        click.echo(
+            f"BROKEN tenant {problem.tenant_slug} ({problem.tenant_id}) at entry {problem.seq}: "
+            f"{problem.problem}",
+            err=True,
+        )
+    if report.problems:
+        raise SystemExit(1)
+    click.echo(f"Audit log intact: {report.tenants} tenant(s), {report.entries} entries verified.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,8 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
+from core.audit import service as audit
+from core.audit.context import ActorType, AuditContext, current_audit_context, set_audit_context
 from core.kernel.errors import Forbidden, Locked, Unauthorized
 from core.kernel.models import TenantStatus
 from core.kernel.tenancy import _current_tenant
@@ -61,7 +63,18 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return token.strip()
 
 
+def _request_audit_context(connection: ASGIConnection[Any, Any, Any, Any]) -> AuditContext:
+    return AuditContext(
+        actor_type=ActorType.ANONYMOUS,
+        ip=connection.client.host if connection.client else None,
+        user_agent=connection.headers.get("user-agent"),
+        request_id=current_audit_context().request_id,
+    )
+
+
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    # Who and where, for the audit entries this request writes; the actor follows once known.
+    set_audit_context(_request_audit_context(connection))
     access = declared_access(handler.opt)
     if access is None:
         raise Forbidden("This route declares no permission.", code="undeclared_permission")
@@ -72,19 +85,23 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     if access == "platform":
         claims = services.signer.verify(token, "platform")
         connection.state.principal = PlatformPrincipal(uuid.UUID(claims["sub"]))
+        set_audit_context(current_audit_context().with_actor(ActorType.PLATFORM_ADMIN, claims["sub"]))
         return
     principal = await _resolve_principal(services, token)
     connection.state.principal = principal
     if access == AUTHENTICATED and principal.kind != "user":
+        await _record_denial(services, connection, access, "not_a_person")
         raise Forbidden(
             "This route is for a signed-in person; an API key cannot use it.", code="not_a_person"
         )
     if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
+        await _record_denial(services, connection, access, "two_factor_setup_required")
         raise Forbidden(
             "This business requires two-factor authentication; set it up at /api/v1/me/2fa.",
             code="two_factor_setup_required",
         )
     if access != AUTHENTICATED and not principal.can(access):
+        await _record_denial(services, connection, access, "permission_denied")
         raise Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
     if (
         principal.tenant_status == TenantStatus.SUSPENDED
@@ -110,7 +127,9 @@ async def _resolve_member(services: Services, token: str) -> Principal:
     # The request's task ends with the request, so the context needs no reset.
     _current_tenant.set(tenant_id)
     async with services.db.transaction() as session:
-        return await services.auth.principal_for_access_token(session, claims)
+        principal = await services.auth.principal_for_access_token(session, claims)
+    set_audit_context(current_audit_context().with_actor(ActorType.USER, principal.user_id))
+    return principal
 
 
 async def _resolve_api_key(services: Services, token: str) -> Principal:
@@ -118,7 +137,27 @@ async def _resolve_api_key(services: Services, token: str) -> Principal:
     # As for a member: the tenant is in context before the first query.
     _current_tenant.set(tenant_id)
     async with services.db.transaction() as session:
-        return await api_keys.principal_for_api_key(session, token)
+        principal = await api_keys.principal_for_api_key(session, token)
+        set_audit_context(current_audit_context().with_actor(ActorType.API_KEY, principal.api_key_id))
+        await audit.record(session, "api_key.used", entity_type="api_keys", entity_id=principal.api_key_id)
+    return principal
+
+
+async def _record_denial(
+    services: Services, connection: ASGIConnection[Any, Any, Any, Any], permission: str, code: str
+) -> None:
+    """The request fails, so the denial is written in a transaction of its own."""
+    async with services.db.transaction() as session:
+        await audit.record(
+            session,
+            "permission.denied",
+            details={
+                "code": code,
+                "permission": permission,
+                "method": connection.scope.get("method"),
+                "path": connection.url.path,
+            },
+        )
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.audit import permissions as audit_permissions
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -38,6 +40,7 @@ def permission_registry() -> PermissionRegistry:
     """Every package's permissions. New domains (and, later, plugins) register here."""
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
+    registry.register("core.audit", audit_permissions.PERMISSIONS)
     return registry
 
 

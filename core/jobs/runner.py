@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit.context import ActorType, audit_context
 from core.events.models import OutboxKind
 from core.jobs.context import JobContext
 from core.jobs.models import DeadLetter, ProcessedMessage
@@ -72,7 +73,11 @@ class JobRunner:
         last_attempt = attempt > self.settings.job_max_retries
         try:
             target, argument = self._resolve(actor_name, envelope)
-            with tenant_context(envelope.tenant_id):
+            # What a job changes is audited as the job's doing (``system``, ``job:<name>``).
+            with (
+                tenant_context(envelope.tenant_id),
+                audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)),
+            ):
                 async with self.db.transaction() as session:
                     if await self._processed(session, actor_name, envelope):
                         raise _Duplicate

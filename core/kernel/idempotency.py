@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +53,7 @@ class IdempotencyKey(TenantOwned, Base):
     """One client-chosen key of one credential, and the answer to its first request."""
 
     __tablename__ = "idempotency_keys"
+    __audited__: ClassVar[bool] = False  # technical: the request it guards is audited instead
     __table_args__ = (UniqueConstraint("tenant_id", "subject", "key"),)
 
     #: Who may replay it: ``membership:<id>`` or ``api_key:<id>``.

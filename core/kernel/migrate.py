@@ -51,5 +51,7 @@ async def _grant_application_role(settings: Settings) -> None:
                 text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}")
             )
             await conn.execute(text(f"REVOKE ALL ON alembic_version FROM {quoted}"))
+            # The audit log is append-only for the application.
+            await conn.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_entries FROM {quoted}"))
     finally:
         await engine.dispose()

@@ -69,6 +69,8 @@ class Tenant(Versioned, Base):
     """A customer business. Platform-level: not itself tenant-owned."""
 
     __tablename__ = "tenants"
+    #: A platform table, audited in the tenant's own chain (see ``core/audit/capture.py``).
+    __audited__: ClassVar[bool] = True
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, sort_order=-10)
     name: Mapped[str] = mapped_column(String(200))
@@ -88,6 +90,8 @@ class TenantOwned:
     """
 
     __tenant_owned__: ClassVar[bool] = True
+    #: Tenant-owned records are audited; a technical table opts out with ``False``.
+    __audited__: ClassVar[bool] = True
 
     @declared_attr
     @classmethod

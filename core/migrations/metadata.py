@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import core.audit.models
 import core.events.models
 import core.jobs.models
 import core.kernel.idempotency

@@ -154,7 +154,8 @@ async def _touch(session: AsyncSession, key_id: uuid.UUID) -> None:
             or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
         )
         .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
+        # The use itself is the audit entry (``api_key.used``, written by the API guard).
+        .execution_options(synchronize_session=False, audited_by_caller=True)
     )
 
 

@@ -21,6 +21,7 @@ import msgspec
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import service as audit
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.database import Database
@@ -285,14 +286,24 @@ async def _accept(
             code="tenant_suspended",
         )
     user = await _invitee_account(session, auth, command, invitation.email, ip, min_password_length)
+    accepted_at = utcnow()
     claimed = await session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, *_pending())
-        .values(accepted_at=utcnow())
+        .values(accepted_at=accepted_at)
         .returning(Invitation.id)
+        # A compare-and-set, so a concurrent accept or revoke cannot both win; audited below.
+        .execution_options(audited_by_caller=True)
     )
     if claimed.first() is None:  # a concurrent accept or revoke won
         raise _invalid()
+    await audit.record(
+        session,
+        "update",
+        entity_type="invitations",
+        entity_id=invitation.id,
+        details={"before": {"accepted_at": None}, "after": {"accepted_at": accepted_at.isoformat()}},
+    )
     membership = await add_member(session, None, user, [invitation.role_id])
     return await auth.issue(session, user.id, token.tenant_id, membership.id)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -39,14 +39,16 @@ class User(Base):
     """A person's account, shared by all the tenants they belong to."""
 
     __tablename__ = "users"
+    #: A platform table, audited in the chain of the tenant the change is made in.
+    __audited__: ClassVar[bool] = True
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200), info={"sensitive": True})
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
     is_active: Mapped[bool] = mapped_column(default=True)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), info={"sensitive": True})
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -141,6 +143,7 @@ class RefreshToken(TenantOwned, Base):
     """One issued refresh token. Spent on use; reuse of a spent one revokes its family."""
 
     __tablename__ = "refresh_tokens"
+    __audited__: ClassVar[bool] = False  # technical: sign-ins and refreshes are audited instead
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     family_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -158,7 +161,7 @@ class ApiKey(Versioned, TenantOwned, Base):
 
     name: Mapped[str] = mapped_column(String(120))
     prefix: Mapped[str] = mapped_column(String(16))
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), info={"sensitive": True})
     grants: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -175,7 +178,7 @@ class Invitation(Versioned, TenantOwned, Base):
 
     email: Mapped[str] = mapped_column(String(320))
     role_id: Mapped[uuid.UUID]
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), info={"sensitive": True})
     invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     expires_at: Mapped[datetime]
     accepted_at: Mapped[datetime | None]
@@ -190,7 +193,7 @@ class PasswordReset(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True, info={"sensitive": True})
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -200,6 +203,7 @@ class LoginThrottle(Base):
     """Failed sign-ins per key (``account:<sha256 of email>`` or ``ip:<address>``)."""
 
     __tablename__ = "login_throttles"
+    __audited__: ClassVar[bool] = False  # technical
 
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)

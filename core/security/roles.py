@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import service as audit
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
@@ -139,16 +140,33 @@ async def set_membership_roles(
                 ensure_may_grant(principal, role.grants, "roles")
     if owner.id in current and owner.id not in wanted:
         await ensure_not_last_owner(session, membership.id)
+    names = {role.id: role.name for role in roles}
     for link in (
         await session.scalars(select(MembershipRole).where(MembershipRole.membership_id == membership.id))
     ).all():
         if link.role_id not in wanted:
             await session.delete(link)
+            await _record_role_change(session, "member.role_unassigned", membership, link.role_id, None)
     for role_id in wanted:
         if role_id not in current:
             session.add(MembershipRole(membership_id=membership.id, role_id=role_id))
+            await _record_role_change(session, "member.role_assigned", membership, role_id, names[role_id])
     await session.flush()
     return roles
+
+
+async def _record_role_change(
+    session: AsyncSession, action: str, membership: Membership, role_id: uuid.UUID, name: str | None
+) -> None:
+    if name is None:
+        name = await session.scalar(select(Role.name).where(Role.id == role_id))
+    await audit.record(
+        session,
+        action,
+        entity_type="memberships",
+        entity_id=membership.id,
+        details={"user_id": str(membership.user_id), "role_id": str(role_id), "role_name": name},
+    )
 
 
 class RoleView(msgspec.Struct):
@@ -242,6 +260,14 @@ async def update_role(
         grants = registry.validate_grants(change.grants)
         added = {k: v for k, v in grants.items() if role.grants.get(k) != v}
         ensure_may_grant(principal, added, "grants")
+        if grants != role.grants:
+            await audit.record(
+                session,
+                "role.grants_changed",
+                entity_type="roles",
+                entity_id=role.id,
+                details={"role_name": role.name, "before": dict(role.grants), "after": grants},
+            )
         role.grants = grants
     await session.flush()
     return role_view(role)

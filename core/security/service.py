@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import service as audit
+from core.audit.context import ActorType, current_audit_context
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid, Unauthorized
@@ -64,11 +66,13 @@ class Authenticator:
         if user is None or not valid or not user.is_active:
             async with self.db.transaction() as session:
                 await self.throttling.record_failure(session, keys)
+                if user is not None:
+                    await _record_failed_login(session, user, command.tenant)
             raise Unauthorized(_BAD_LOGIN, code="invalid_credentials")
         async with self.db.transaction() as session:
             await self.throttling.record_success(session, keys[0])
             tenant, membership = await self._pick_membership(session, user.id, command.tenant)
-        return await self._issue_in_tenant(user, tenant.id, membership.id)
+        return await self._issue_in_tenant(user, tenant.id, membership.id, "auth.login")
 
     async def platform_login(self, email: str, password: str, otp: str | None, ip: str | None) -> str:
         """Sign a platform admin in; returns a short-lived platform token."""
@@ -96,7 +100,7 @@ class Authenticator:
         async with self.db.transaction() as session:
             user = await session.get_one(User, principal.user_id)
             tenant, membership = await self._pick_membership(session, user.id, tenant_ref)
-        return await self._issue_in_tenant(user, tenant.id, membership.id)
+        return await self._issue_in_tenant(user, tenant.id, membership.id, "auth.switch_tenant")
 
     async def refresh(self, refresh_token: str) -> TokenPair:
         claims = self.signer.verify(refresh_token, "refresh")
@@ -131,6 +135,9 @@ class Authenticator:
         with tenant_context(principal.tenant_id):
             async with self.db.transaction() as session:
                 await self._revoke_family(session, family_id, principal.user_id)
+                await audit.record(
+                    session, "auth.logout", entity_type="memberships", entity_id=principal.membership_id
+                )
 
     async def _revoke_family(
         self, session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID | None = None
@@ -179,9 +186,18 @@ class Authenticator:
                 return tenant, row[1]
         raise Invalid("You are not a member of that business.", field="tenant", code="not_a_member")
 
-    async def _issue_in_tenant(self, user: User, tenant_id: uuid.UUID, membership_id: uuid.UUID) -> TokenPair:
+    async def _issue_in_tenant(
+        self, user: User, tenant_id: uuid.UUID, membership_id: uuid.UUID, action: str
+    ) -> TokenPair:
         with tenant_context(tenant_id):
             async with self.db.transaction() as session:
+                await audit.record(
+                    session,
+                    action,
+                    entity_type="memberships",
+                    entity_id=membership_id,
+                    context=current_audit_context().with_actor(ActorType.USER, user.id),
+                )
                 return await self._issue(session, user.id, tenant_id, membership_id, None)
 
     async def issue(
@@ -232,6 +248,32 @@ class Authenticator:
         if revoked is not None:
             raise Unauthorized("The session was signed out.", code="invalid_token")
         return await load_member_principal(session, user_id)
+
+
+async def _record_failed_login(session: AsyncSession, user: User, tenant_ref: str | None) -> None:
+    """A failed sign-in to an existing account goes into the log of each business it belongs
+    to (or of the one it asked for). The caller's answer is the same as for an unknown email."""
+    await set_rls_user(session, user.id)
+    rows = (
+        await session.execute(
+            select(Tenant.id, Tenant.slug, Membership.id)
+            .join(Membership, Membership.tenant_id == Tenant.id)
+            .where(Membership.user_id == user.id)
+            .execution_options(**ALL_TENANTS)
+        )
+    ).all()
+    if tenant_ref is not None and any(tenant_ref in (str(r[0]), r[1]) for r in rows):
+        rows = [r for r in rows if tenant_ref in (str(r[0]), r[1])]
+    context = current_audit_context().with_actor(ActorType.USER, user.id)
+    for tenant_id, _, membership_id in rows:
+        await audit.record(
+            session,
+            "auth.login_failed",
+            entity_type="memberships",
+            entity_id=membership_id,
+            tenant_id=tenant_id,
+            context=context,
+        )
 
 
 async def _active_membership(session: AsyncSession, user_id: uuid.UUID) -> Membership | None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.concurrency import ensure_version
@@ -122,6 +122,7 @@ async def delete_team(
     """Delete a team; its members stay, without a team."""
     team = await _team(session, team_id, lock=True)
     ensure_version(team, expected_version)
-    await session.execute(update(Membership).where(Membership.team_id == team.id).values(team_id=None))
+    for member in (await session.scalars(select(Membership).where(Membership.team_id == team.id))).all():
+        member.team_id = None  # one by one, so each change is audited
     await session.delete(team)
     await session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from frontend_api.routes.api_keys import ApiKeyController
+from frontend_api.routes.audit import AuditController
 from frontend_api.routes.auth import AuthController
 from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
@@ -36,6 +37,7 @@ ROUTES: list[Any] = [
     PasswordResetController,
     TeamController,
     ApiKeyController,
+    AuditController,
     platform_token,
     PlatformController,
     DeadLetterController,

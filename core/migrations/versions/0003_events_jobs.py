@@ -5,7 +5,7 @@ admins), so they are not tenant-owned and carry no RLS; ``tenant_ref`` names the
 message runs for.
 
 Revision ID: 0003_events_jobs
-Revises: 0001
+Revises: 0002_audit
 Create Date: 2026-11-23 11:30:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import core.kernel.models
 
 revision: str = "0003_events_jobs"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
