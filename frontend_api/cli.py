@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from core.crypto.keyring import open_database
 from core.kernel.database import Database
 from core.kernel.errors import DomainError
 from core.kernel.migrate import make_revision
@@ -26,7 +27,7 @@ def _settings() -> Settings:
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def runner() -> T:
-        db = Database(settings.database_url)
+        db = open_database(settings)
         try:
             return await work(db)
         finally:

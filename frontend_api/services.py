@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.crypto.keyring import open_database
 from core.kernel.database import Database
 from core.kernel.mail import Mailer, build_mailer
 from core.kernel.settings import Settings
@@ -47,7 +48,7 @@ def signing_secret(settings: Settings) -> str:
 
 
 def build_services(settings: Settings, db: Database | None = None) -> Services:
-    db = db or Database(settings.database_url)
+    db = db or open_database(settings)
     signer = TokenSigner.from_secret(signing_secret(settings))
     auth = Authenticator(
         db,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import core.security.models  # noqa: F401  (registers the tables)
+import core.crypto.models
+import core.security.models  # noqa: F401
 from core.kernel.models import Base
 
 target_metadata = Base.metadata
