@@ -200,5 +200,73 @@ def admin_create(email: str, name: str, password: str) -> None:
     click.echo(f"{email} is a platform admin. Sign in at POST /api/platform/auth/token.")
 
 
+@main.group()
+def keys() -> None:
+    """Encryption keys: provision, rotate, shred (see docs/encryption.md)."""
+
+
+@keys.command("provision")
+def keys_provision() -> None:
+    """Give data keys to every tenant that has none (tenants created before encryption)."""
+    from core.crypto.service import provision_missing_keys
+
+    created = _run(_settings(), provision_missing_keys)
+    click.echo(f"Provisioned keys for {created} tenant(s).")
+
+
+@keys.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Re-wrap every tenant data key under a new master key (rerun to resume)."""
+    from core.crypto.service import rotate_master
+
+    report = _run(_settings(), rotate_master)
+    click.echo(
+        f"Every tenant key ({report.rewrapped} re-wrapped, {report.tenants} tenant(s)) is now wrapped "
+        f"under master key {report.master_key_id}."
+    )
+    if report.retired:
+        click.echo(f"No longer used: {', '.join(report.retired)}.")
+
+
+@keys.command("rotate-tenant")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+def keys_rotate_tenant(tenant_ref: str, batch_size: int) -> None:
+    """New data key version for a tenant; re-encrypt its rows in batches (rerun to resume)."""
+    from core.crypto.schemas import TenantRotationProgress
+    from core.crypto.service import rotate_tenant
+    from tenants.operator import find_tenant_by_ref
+
+    def show(progress: TenantRotationProgress) -> None:
+        where = progress.table or "done"
+        click.echo(f"  v{progress.from_version} -> v{progress.to_version}: {progress.rows_done} rows ({where})")
+
+    async def work(db: Database) -> TenantRotationProgress:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        return await rotate_tenant(db, tenant.id, batch_size=batch_size, progress=show)
+
+    done = _run(_settings(), work)
+    click.echo(f"Tenant {tenant_ref} now uses data key version {done.to_version} ({done.rows_done} rows).")
+
+
+@keys.command("shred")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+@click.confirmation_option(
+    prompt="Destroy this tenant's data keys? Its encrypted data becomes unreadable forever."
+)
+def keys_shred(tenant_ref: str) -> None:
+    """Crypto-shred a tenant: destroy its data keys (irreversible)."""
+    from core.crypto.schemas import ShredReport
+    from core.crypto.service import shred_tenant
+    from tenants.operator import find_tenant_by_ref
+
+    async def work(db: Database) -> ShredReport:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        return await shred_tenant(db, tenant.id)
+
+    report = _run(_settings(), work)
+    click.echo(f"Destroyed {report.versions_destroyed} key version(s) of {tenant_ref}.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
