@@ -28,9 +28,8 @@ class Shop:
 
 
 async def new_shop(db: Database, name: str = "Acme") -> Shop:
-    command = SignupCommand(
-        company_name=name, owner_name="Owner", email=unique_email("owner"), password=PASSWORD
-    )
+    owner_email = unique_email("owner")
+    command = SignupCommand(company_name=name, owner_name="Owner", email=owner_email, password=PASSWORD)
     tenant, owner = await create_tenant_with_owner(db, permission_registry(), command, min_password_length=10)
     with tenant_context(tenant.id):
         async with db.transaction() as session:
