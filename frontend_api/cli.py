@@ -239,7 +239,9 @@ def keys_rotate_tenant(tenant_ref: str, batch_size: int) -> None:
 
     def show(progress: TenantRotationProgress) -> None:
         where = progress.table or "done"
-        click.echo(f"  v{progress.from_version} -> v{progress.to_version}: {progress.rows_done} rows ({where})")
+        click.echo(
+            f"  v{progress.from_version} -> v{progress.to_version}: {progress.rows_done} rows ({where})"
+        )
 
     async def work(db: Database) -> TenantRotationProgress:
         tenant = await find_tenant_by_ref(db, tenant_ref)

@@ -134,11 +134,17 @@ def _progress(rotation: KeyRotation, tenant_id: uuid.UUID, finished: bool = Fals
     )
 
 
+async def _rotation(session: AsyncSession, rotation_id: uuid.UUID) -> KeyRotation:
+    return (
+        await session.scalars(select(KeyRotation).where(KeyRotation.id == rotation_id).with_for_update())
+    ).one()
+
+
 async def _batch(
     session: AsyncSession, rotation_id: uuid.UUID, tables: list[str], batch_size: int
 ) -> KeyRotation:
     """Re-encrypt the next batch and move the cursor; one transaction."""
-    rotation = await session.get_one(KeyRotation, rotation_id, with_for_update=True)
+    rotation = await _rotation(session, rotation_id)
     table = rotation.table_name or tables[0]
     model = dict(encrypted_models())[table]
     stmt: Select[Any] = select(model).order_by(model.id).limit(batch_size)  # type: ignore[attr-defined]
@@ -178,7 +184,7 @@ async def rotate_tenant(
             if progress is not None:
                 progress(_progress(rotation, tenant_id))
         async with db.transaction() as session:
-            rotation = await session.get_one(KeyRotation, rotation_id, with_for_update=True)
+            rotation = await _rotation(session, rotation_id)
             await session.execute(delete(TenantKey).where(TenantKey.version != rotation.to_version))
             rotation.status, rotation.finished_at, rotation.table_name = "done", utcnow(), None
             keyring_of(session.sync_session).invalidate(tenant_id)
