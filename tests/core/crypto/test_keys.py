@@ -8,6 +8,7 @@ import json
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +35,11 @@ pytestmark = pytest.mark.anyio
 
 def _b64key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _key_file(settings: Settings) -> dict[str, Any]:
+    content: dict[str, Any] = json.loads(Path(settings.data_path("master.key")).read_text())
+    return content
 
 
 async def _keys(db: Database, shop: Shop) -> list[TenantKey]:
@@ -77,7 +83,8 @@ async def test_each_new_tenant_gets_its_own_wrapped_keys(db: Database) -> None:
     a, b = await new_shop(db, "A"), await new_shop(db, "B")
     [key_a], [key_b] = await _keys(db, a), await _keys(db, b)
     assert (key_a.version, key_a.status) == (1, KeyStatus.ACTIVE)
-    assert key_a.master_key_id and key_a.master_key_id == key_b.master_key_id
+    assert key_a.master_key_id
+    assert key_a.master_key_id == key_b.master_key_id
     assert key_a.wrapped_data_key != key_b.wrapped_data_key
     assert key_a.wrapped_data_key != key_a.wrapped_index_key
 
@@ -97,7 +104,8 @@ async def test_after_master_rotation_everything_still_reads(db: Database, settin
     await invite(db, a, a_email)
     await invite(db, b, b_email)
     before = {k.master_key_id for shop in (a, b) for k in await _keys(db, shop)}
-    assert list(a_email) and len(before) == 1
+    assert list(a_email)
+    assert len(before) == 1
     await emails(db, a)  # warm this process's cache with the old wrapping
 
     report = await rotate_master(db)
@@ -105,7 +113,7 @@ async def test_after_master_rotation_everything_still_reads(db: Database, settin
     assert report.rewrapped == 2
     assert report.retired == sorted(before)
     assert {k.master_key_id for shop in (a, b) for k in await _keys(db, shop)} == {report.master_key_id}
-    key_file = json.loads(Path(settings.data_path("master.key")).read_text())
+    key_file = _key_file(settings)
     assert list(key_file["keys"]) == [report.master_key_id]  # the old master key is gone
     assert list((await emails(db, a)).values()) == [a_email]
     fresh = open_database(settings)  # another process, reading the rotated key file
@@ -164,12 +172,15 @@ async def test_tenant_rotation_interrupted_midway_then_resumed_completes(db: Dat
                     select(Invitation.id).where(await matches(session, Invitation.email, address))
                 )
             rotation = await session.scalar(select(KeyRotation))
-    assert rotation is not None and rotation.status == "running"
+    assert rotation is not None
+    assert rotation.status == "running"
 
     progress: list[TenantRotationProgress] = []
     done = await rotate_tenant(db, shop.tenant_id, batch_size=2, progress=progress.append)
 
-    assert done.finished and done.to_version == 2 and done.rows_done == 5
+    assert done.finished
+    assert done.to_version == 2
+    assert done.rows_done == 5
     assert [p.rows_done for p in progress] == [4, 5]
     assert await _stored_versions(db, shop) == [2, 2, 2, 2, 2]
     assert [(k.version, k.status) for k in await _keys(db, shop)] == [(2, KeyStatus.ACTIVE)]
@@ -181,7 +192,8 @@ async def test_tenant_rotation_interrupted_midway_then_resumed_completes(db: Dat
             )
     assert await _stored_versions(db, other) == [1]
     again = await rotate_tenant(db, shop.tenant_id)
-    assert again.to_version == 3 and await _stored_versions(db, shop) == [3, 3, 3, 3, 3]
+    assert again.to_version == 3
+    assert await _stored_versions(db, shop) == [3, 3, 3, 3, 3]
 
 
 async def test_after_shredding_nothing_of_the_tenant_reads(db: Database) -> None:
