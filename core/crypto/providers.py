@@ -123,7 +123,7 @@ class LocalKeyProvider:
             self._current = data["current"]
 
     def _write(self, path: Path, current: str, keys: dict[str, bytes]) -> None:
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(_file_body(current, keys), handle)
@@ -176,12 +176,16 @@ def _create_key_file(path: Path) -> None:
     """A new key file with one random master key, created with mode 0600 (never wider)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it first
-        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(_file_body(master_key_id(key), {master_key_id(key): key}), handle)
+    try:
+        os.link(tmp, path)  # appears whole, or not at all if another process was first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def _file_body(current: str, keys: dict[str, bytes]) -> dict[str, object]:
