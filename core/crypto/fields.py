@@ -195,7 +195,11 @@ def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> 
 
 @event.listens_for(Base, "before_update", propagate=True)
 def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    changed = [f for f in _fields(type(target)) if attributes.get_history(target, f.key).has_changes()]
+    changed = [
+        f
+        for f in _fields(type(target))
+        if attributes.get_history(target, f.key, passive=attributes.PASSIVE_NO_INITIALIZE).has_changes()
+    ]
     if changed:
         _seal(_session_of(target), connection, target, changed)
 

@@ -35,6 +35,7 @@ __all__ = ["Keyring", "TenantKeys", "keyring_of", "open_database", "session_keys
 _INFO_KEY = "huike.keyring"
 _SESSION_CACHE = "huike.tenant_keys"
 _TABLE = TenantKey.__table__
+_CACHE_SWEEP_AT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +164,9 @@ class Keyring:
             ),
         )
         with self._lock:
+            if len(self._cache) >= _CACHE_SWEEP_AT:  # drop expired entries; keeps the cache small
+                for key in [k for k, (expires, _) in self._cache.items() if expires <= now]:
+                    del self._cache[key]
             self._cache[cache_key] = (now + self.cache_seconds, pair)
         return pair
 

@@ -140,6 +140,22 @@ async def test_changing_an_encrypted_value_re_encrypts_it_and_its_index(db: Data
     assert await emails(db, shop) == {invitation_id: after}
 
 
+async def test_a_refreshed_or_reloaded_invitation_reads_as_plain_text(db: Database) -> None:
+    shop = await new_shop(db)
+    email = unique_email("fresh")
+    invitation_id = await invite(db, shop, email)
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            invitation = await session.get_one(Invitation, (shop.tenant_id, invitation_id))
+            await session.refresh(invitation)
+            assert invitation.email == email
+            session.expire(invitation, ["email"])
+            assert await session.scalar(select(Invitation.email_bidx)) is not None
+            reloaded = await session.scalar(select(Invitation).execution_options(populate_existing=True))
+            assert reloaded is invitation
+            assert invitation.email == email
+
+
 def _database_files(settings: Settings) -> list[bytes]:
     """The raw bytes of the SQLite database and its journal files."""
     return [path.read_bytes() for path in Path(settings.data_dir).glob("test.db*")]
