@@ -31,6 +31,7 @@ from sqlalchemy.orm import (
     mapped_column,
     object_session,
 )
+from sqlalchemy.orm.base import PassiveFlag
 
 from core.crypto.codec import NORMALIZERS, Place, ciphertext_version, decrypt, encrypt
 from core.crypto.keyring import keyring_of, session_keys
@@ -43,6 +44,7 @@ __all__ = [
     "Sealed",
     "blind_index_column",
     "encrypted_column",
+    "encrypted_fields",
     "encrypted_models",
     "matches",
 ]
@@ -107,7 +109,7 @@ class EncryptedField:
 _FIELDS: dict[type, tuple[EncryptedField, ...]] = {}
 
 
-def _fields(cls: type) -> tuple[EncryptedField, ...]:
+def encrypted_fields(cls: type) -> tuple[EncryptedField, ...]:
     """The encrypted fields of a mapped class (cached: mappers do not change once configured)."""
     cached = _FIELDS.get(cls)
     if cached is None:
@@ -138,7 +140,7 @@ def _find_fields(cls: type) -> tuple[EncryptedField, ...]:
 
 def encrypted_models() -> list[tuple[str, type]]:
     """Every mapped model with encrypted columns, as ``(table name, class)`` sorted by table."""
-    models = {m.local_table.name: m.class_ for m in Base.registry.mappers if _fields(m.class_)}  # type: ignore[attr-defined]
+    models = {m.local_table.name: m.class_ for m in Base.registry.mappers if encrypted_fields(m.class_)}  # type: ignore[attr-defined]
     return sorted(models.items())
 
 
@@ -161,7 +163,7 @@ def _seal(session: Session, connection: Connection, target: Any, fields: Iterabl
 
 
 def _open(target: Any, keys: Iterable[str] | None) -> None:
-    fields = [f for f in _fields(type(target)) if keys is None or f.key in keys]
+    fields = [f for f in encrypted_fields(type(target)) if keys is None or f.key in keys]
     state = attributes.instance_state(target)
     session = state.session
     for f in fields:
@@ -185,7 +187,7 @@ def _session_of(target: Any) -> Session:
 
 @event.listens_for(Base, "before_insert", propagate=True)
 def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
-    fields = _fields(type(target))
+    fields = encrypted_fields(type(target))
     if not fields:
         return
     if target.id is None:
@@ -197,8 +199,8 @@ def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> 
 def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
     changed = [
         f
-        for f in _fields(type(target))
-        if attributes.get_history(target, f.key, passive=attributes.PASSIVE_NO_INITIALIZE).has_changes()
+        for f in encrypted_fields(type(target))
+        if attributes.get_history(target, f.key, passive=PassiveFlag.PASSIVE_NO_INITIALIZE).has_changes()
     ]
     if changed:
         _seal(_session_of(target), connection, target, changed)
@@ -206,13 +208,13 @@ def _before_update(mapper: Mapper[Any], connection: Connection, target: Any) -> 
 
 @event.listens_for(Base, "load", propagate=True)
 def _on_load(target: Any, context: QueryContext) -> None:
-    if _fields(type(target)):
+    if encrypted_fields(type(target)):
         _open(target, None)
 
 
 @event.listens_for(Base, "refresh", propagate=True)
 def _on_refresh(target: Any, context: QueryContext | None, attrs: Iterable[str] | None) -> None:
-    if _fields(type(target)):
+    if encrypted_fields(type(target)):
         _open(target, None if attrs is None else set(attrs))
 
 
@@ -223,7 +225,7 @@ async def matches(
     current tenant, through its blind index: ``select(Invitation).where(await matches(session,
     Invitation.email, email))``."""
     owner: type = attribute.class_  # type: ignore[assignment]
-    field = next((f for f in _fields(owner) if f.key == attribute.key), None)
+    field = next((f for f in encrypted_fields(owner) if f.key == attribute.key), None)
     if field is None or field.bidx_key is None or field.search is None:
         raise TypeError(f"{attribute} is not a searchable encrypted column")
     tenant_id: uuid.UUID = current_tenant_id()

@@ -15,7 +15,7 @@ from sqlalchemy import CursorResult, Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from core.crypto.fields import _fields, encrypted_models
+from core.crypto.fields import encrypted_fields, encrypted_models
 from core.crypto.keyring import forget_session_keys, keyring_of
 from core.crypto.models import KeyRotation, KeyStatus, TenantKey
 from core.crypto.schemas import MasterRotationReport, ShredReport, TenantRotationProgress
@@ -164,7 +164,7 @@ async def _batch(
         stmt = stmt.where(model.id > rotation.last_id)  # type: ignore[attr-defined]
     rows = (await session.scalars(stmt)).all()
     for row in rows:
-        for f in _fields(model):
+        for f in encrypted_fields(model):
             if getattr(row, f.key) is not None:
                 attributes.flag_modified(row, f.key)
     rotation.rows_done += len(rows)

@@ -10,10 +10,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import StatementError
 
 from core.crypto.errors import DecryptionFailed
-from core.crypto.fields import matches
+from core.crypto.fields import encrypted_fields, encrypted_models, matches
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
+from core.migrations.metadata import target_metadata
 from core.security.models import Invitation
 from tests.conftest import ON_POSTGRES
 from tests.core.crypto.factories import emails, invite, new_shop
@@ -154,6 +155,21 @@ async def test_a_refreshed_or_reloaded_invitation_reads_as_plain_text(db: Databa
             reloaded = await session.scalar(select(Invitation).execution_options(populate_existing=True))
             assert reloaded is invitation
             assert invitation.email == email
+
+
+def test_every_encrypted_column_is_sensitive_and_its_blind_index_is_indexed_by_tenant() -> None:
+    models = dict(encrypted_models())
+    assert "invitations" in models
+    for table_name, model in models.items():
+        table = target_metadata.tables[table_name]
+        for field in encrypted_fields(model):
+            assert table.c[field.column].info["sensitive"] is True
+            if field.search:
+                bidx = table.c[f"{field.column}_bidx"]
+                assert bidx.info["sensitive"] is True
+                assert any(
+                    [c.name for c in index.columns] == ["tenant_id", bidx.name] for index in table.indexes
+                ), f"{table_name}.{bidx.name} needs an index on (tenant_id, {bidx.name})"
 
 
 def _database_files(settings: Settings) -> list[bytes]:
