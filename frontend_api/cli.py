@@ -13,6 +13,7 @@ import click
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
 from core.audit.context import ActorType, audit_context
+from core.crypto.keyring import open_database
 from core.kernel.database import Database
 from core.kernel.errors import DomainError
 from core.kernel.logs import configure_logging
@@ -31,7 +32,7 @@ def _settings() -> Settings:
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def runner() -> T:
-        db = Database(settings.database_url)
+        db = open_database(settings)
         try:
             with audit_context(ActorType.SYSTEM, "cli"):
                 return await work(db)
@@ -278,6 +279,109 @@ def audit_verify(tenant_ref: str | None) -> None:
     if report.problems:
         raise SystemExit(1)
     click.echo(f"Audit log intact: {report.tenants} tenant(s), {report.entries} entries verified.")
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys: provision, rotate, shred (see docs/encryption.md)."""
+
+
+@keys.command("provision")
+def keys_provision() -> None:
+    """Give data keys to every tenant that has none (tenants created before encryption)."""
+    from core.crypto.service import provision_missing_keys
+
+    created = _run(_settings(), provision_missing_keys)
+    click.echo(f"Provisioned keys for {created} tenant(s).")
+
+
+@keys.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Re-wrap every tenant data key under a new master key (rerun to resume)."""
+    from core.crypto.service import rotate_master
+
+    report = _run(_settings(), rotate_master)
+    click.echo(
+        f"Every tenant key ({report.rewrapped} re-wrapped, {report.tenants} tenant(s)) is now wrapped "
+        f"under master key {report.master_key_id}."
+    )
+    if report.retired:
+        click.echo(f"No longer used: {', '.join(report.retired)}.")
+
+
+@keys.command("rotate-tenant")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+@click.option(
+    "--background", is_flag=True, help="Enqueue it as a job for the workers; follow it with `keys status`"
+)
+def keys_rotate_tenant(tenant_ref: str, batch_size: int, background: bool) -> None:
+    """New data key version for a tenant; re-encrypt its rows in batches (rerun to resume)."""
+    from core.crypto.jobs import RotateTenantKeys, rotate_tenant_keys
+    from core.crypto.schemas import TenantRotationProgress
+    from core.crypto.service import rotate_tenant
+    from core.jobs.service import enqueue
+    from core.kernel.tenancy import tenant_context
+    from tenants.operator import find_tenant_by_ref
+
+    def show(progress: TenantRotationProgress) -> None:
+        where = progress.table or "done"
+        click.echo(
+            f"  v{progress.from_version} -> v{progress.to_version}: {progress.rows_done} rows ({where})"
+        )
+
+    async def work(db: Database) -> TenantRotationProgress:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        return await rotate_tenant(db, tenant.id, batch_size=batch_size, progress=show)
+
+    async def queue(db: Database) -> None:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        with tenant_context(tenant.id):
+            async with db.transaction() as session:
+                await enqueue(session, rotate_tenant_keys, RotateTenantKeys(batch_size=batch_size))
+
+    if background:
+        _run(_settings(), queue)
+        click.echo(
+            f"Rotation of {tenant_ref} queued; follow it with `huike keys status --tenant {tenant_ref}`."
+        )
+        return
+    done = _run(_settings(), work)
+    click.echo(f"Tenant {tenant_ref} now uses data key version {done.to_version} ({done.rows_done} rows).")
+
+
+@keys.command("status")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+def keys_status(tenant_ref: str) -> None:
+    """The tenant's key versions and its latest rotation, with progress."""
+    from core.crypto.service import key_status
+    from tenants.operator import find_tenant_by_ref
+
+    async def work(db: Database) -> list[str]:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        return await key_status(db, tenant.id)
+
+    for line in _run(_settings(), work):
+        click.echo(line)
+
+
+@keys.command("shred")
+@click.option("--tenant", "tenant_ref", required=True, help="Tenant id or slug")
+@click.confirmation_option(
+    prompt="Destroy this tenant's data keys? Its encrypted data becomes unreadable forever."
+)
+def keys_shred(tenant_ref: str) -> None:
+    """Crypto-shred a tenant: destroy its data keys (irreversible)."""
+    from core.crypto.schemas import ShredReport
+    from core.crypto.service import shred_tenant
+    from tenants.operator import find_tenant_by_ref
+
+    async def work(db: Database) -> ShredReport:
+        tenant = await find_tenant_by_ref(db, tenant_ref)
+        return await shred_tenant(db, tenant.id)
+
+    report = _run(_settings(), work)
+    click.echo(f"Destroyed {report.versions_destroyed} key version(s) of {tenant_ref}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

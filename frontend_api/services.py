@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
 from core.audit import permissions as audit_permissions
+from core.crypto import jobs as crypto_jobs
+from core.crypto.keyring import open_database
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -47,7 +49,7 @@ def permission_registry() -> PermissionRegistry:
 def job_registry() -> JobRegistry:
     """Every package's jobs, event handlers and periodic jobs. New domains register here."""
     registry = JobRegistry()
-    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS, *mail_jobs.JOBS])
+    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS, *mail_jobs.JOBS, *crypto_jobs.JOBS])
     registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC])
     return registry
 
@@ -55,7 +57,7 @@ def job_registry() -> JobRegistry:
 def build_services(
     settings: Settings, db: Database | None = None, jobs: JobRegistry | None = None
 ) -> Services:
-    db = db or Database(settings.database_url)
+    db = db or open_database(settings)
     signer = TokenSigner.from_secret(app_secret(settings))
     auth = Authenticator(
         db,

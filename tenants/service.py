@@ -9,6 +9,7 @@ import uuid
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.crypto.service import provision_tenant_keys
 from core.kernel.database import Database
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.ids import new_id
@@ -51,12 +52,13 @@ async def _unique_slug(session: AsyncSession, name: str) -> str:
 async def _provision(
     session: AsyncSession, registry: PermissionRegistry, tenant_id: uuid.UUID, name: str, owner: User
 ) -> tuple[Tenant, Membership]:
-    """Create the tenant, its role templates and the owner membership. Run in ``tenant_id``'s
-    context, inside the caller's transaction."""
+    """Create the tenant, its data keys, its role templates and the owner membership. Run in
+    ``tenant_id``'s context, inside the caller's transaction."""
     name = clean_tenant_name(name, field="company_name")
     tenant = Tenant(id=tenant_id, name=name, slug=await _unique_slug(session, name))
     session.add(tenant)
     await session.flush()
+    await provision_tenant_keys(session)
     roles = await seed_role_templates(session, registry)
     membership = Membership(user_id=owner.id)
     session.add(membership)

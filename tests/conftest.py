@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.crypto.keyring import open_database
 from core.kernel.database import Database
 from core.kernel.migrate import upgrade
 from core.kernel.settings import Settings
@@ -133,7 +134,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[Database]:
     """The application's connection (on PostgreSQL: the non-owner role, under RLS)."""
-    database = Database(settings.database_url)
+    database = open_database(settings)
     yield database
     await database.dispose()
 
@@ -142,7 +143,7 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 async def rls_free_db(settings: Settings) -> AsyncIterator[Database]:
     """A connection that row-level security does not filter (on PostgreSQL the migration
     owner, a superuser in CI), so the ORM wall is tested on its own."""
-    database = Database(settings.owner_database_url)
+    database = open_database(settings, settings.owner_database_url)
     if database.dialect == "postgresql":
         async with database.engine.connect() as conn:
             bypasses = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,13 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int | None = None,
+        session_info: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = make_url(url)
         kwargs: dict[str, Any] = {"echo": echo}
@@ -40,8 +46,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # ``session_info`` is copied into every session's ``info`` (the keyring rides there).
         self.sessions = async_sessionmaker(
-            self.engine, expire_on_commit=False, sync_session_class=TenantSession
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=TenantSession,
+            info=dict(session_info or {}),
         )
 
     @property

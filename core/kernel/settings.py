@@ -98,6 +98,16 @@ class Settings:
     log_json: bool = True
     #: Extra origins allowed to call the API from a browser, comma separated.
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: Who holds the master keys that wrap tenant data keys: ``local`` (env var or key file).
+    key_provider: str = "local"
+    #: Master key, base64 of 32 random bytes. Empty means: the key file ``data_dir/master.key``.
+    master_key: str = ""
+    #: Older master keys (comma separated), still readable while ``huike keys rotate-master`` runs.
+    master_key_previous: tuple[str, ...] = field(default_factory=tuple)
+    #: How long a process keeps an unwrapped tenant data key in memory.
+    key_cache_seconds: int = 300
+    #: Region assumed for phone numbers written without a country code (blind index, E.164).
+    phone_region: str = "CN"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

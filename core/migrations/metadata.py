@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import core.audit.models
+import core.crypto.models
 import core.events.models
 import core.jobs.models
 import core.kernel.idempotency

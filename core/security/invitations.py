@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
+from core.crypto.fields import matches
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.database import Database
@@ -137,7 +138,9 @@ async def create_invitation(
     )
     if member is not None:
         raise Conflict("This person is already a member.", field="email", code="already_member")
-    pending = await session.scalar(select(Invitation.id).where(Invitation.email == email, *_pending()))
+    pending = await session.scalar(
+        select(Invitation.id).where(await matches(session, Invitation.email, email), *_pending())
+    )
     if pending is not None:
         raise Conflict(
             "This person already has a pending invitation; revoke it to send a new one.",
@@ -204,7 +207,8 @@ async def list_invitations(session: AsyncSession, page: PageRequest) -> Page[Inv
         Invitation.id,
         page,
         _view,
-        sortable={"email": Invitation.email, "expires_at": Invitation.expires_at},
+        # The email is encrypted: it cannot be sorted on in the database.
+        sortable={"expires_at": Invitation.expires_at},
     )
 
 

@@ -2,7 +2,8 @@
 
 An account (``users``) is one person, platform-wide, found by email. Everything that ties a
 person to a business (membership, roles, team, refresh tokens, API keys, invitations) is
-tenant-owned.
+tenant-owned. Accounts are not tenant-owned, so no tenant data key can encrypt their email:
+it stays plaintext (it is the sign-in name); the invitation's email is encrypted.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.crypto.fields import blind_index_column, encrypted_column
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import Versioned
 from core.kernel.ids import new_id
@@ -170,13 +172,17 @@ class ApiKey(Versioned, TenantOwned, Base):
 
 
 class Invitation(Versioned, TenantOwned, Base):
+    """The invitee's email is personal data: encrypted, and found through its blind index."""
+
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "secret_hash"),
         ForeignKeyConstraint(["tenant_id", "role_id"], ["roles.tenant_id", "roles.id"], ondelete="CASCADE"),
+        Index("ix_invitations_email_bidx", "tenant_id", "email_bidx"),
     )
 
-    email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = encrypted_column(search="email")
+    email_bidx: Mapped[bytes | None] = blind_index_column()
     role_id: Mapped[uuid.UUID]
     secret_hash: Mapped[str] = mapped_column(String(64), info={"sensitive": True})
     invited_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))

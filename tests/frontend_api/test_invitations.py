@@ -17,8 +17,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient, TestClient
 from sqlalchemy import Select, select, update
 
+from core.crypto.keyring import open_database
 from core.kernel.clock import utcnow
-from core.kernel.database import Database
 from core.kernel.models import Tenant
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
@@ -85,7 +85,7 @@ def _in_tenant(settings: Settings, tenant_id: str | None, statement: Any) -> Any
     """Run one ORM statement through a Database session inside the tenant's context."""
 
     async def run() -> Any:
-        db = Database(settings.database_url)
+        db = open_database(settings)
         try:
             with tenant_context(uuid.UUID(tenant_id) if tenant_id else None):
                 async with db.transaction() as session:

@@ -1,7 +1,7 @@
 """Safe writes: idempotency keys, and a version on every changeable resource
 
 Revision ID: 0005_safe_writes
-Revises: 0003_events_jobs
+Revises: 0004_keys
 Create Date: 2026-11-23 11:45:00
 """
 
@@ -14,7 +14,7 @@ import core.kernel.models
 from core.migrations.rls import enable_tenant_rls
 
 revision: str = "0005_safe_writes"
-down_revision: str | Sequence[str] | None = "0003_events_jobs"
+down_revision: str | Sequence[str] | None = "0004_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
