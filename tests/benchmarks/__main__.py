@@ -115,6 +115,7 @@ async def main() -> None:
             log_level="WARNING",
             log_json=False,
             mail_backend="memory",
+            background_jobs=False,
             # Counted (so their cost is in the figures) but never reached by the rounds.
             rate_limit_per_credential="1000000/minute",
             rate_limit_per_tenant="1000000/minute",
