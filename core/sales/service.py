@@ -344,6 +344,7 @@ async def remove_stage(
             "Opportunities sit in this stage; move them to another stage first.", code="stage_in_use"
         )
     pipeline.stages.remove(stage)
+    await session.delete(stage)  # explicitly, so the audit sees it (an orphan is found only in the flush)
     _renumber(remaining)
     touch(pipeline)
     await session.flush()
