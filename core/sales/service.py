@@ -249,6 +249,10 @@ async def add_stage(
 ) -> PipelineView:
     """Insert an open stage (last among the open ones unless ``position`` says otherwise)."""
     pipeline = await _editable(session, pipeline_id, expected_version)
+    if command.kind not in StageKind.ALL:
+        raise Invalid(
+            f"Stage kind must be one of {', '.join(StageKind.ALL)}.", field="kind", code="invalid_choice"
+        )
     stages = _ordered(pipeline)
     name = clean_stage_name(command.name, field="name")
     _ensure_unique_stage_name(pipeline, name)

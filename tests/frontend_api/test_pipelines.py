@@ -260,6 +260,10 @@ def test_a_new_stage_goes_before_the_won_and_lost_stages(client: TestClient[Any]
         url, headers=owner["headers"], json={"name": "又赢", "probability": 100, "kind": "won"}
     )
     _problem(second_won, 422, "won_stage_count")
+    unknown_kind = client.post(
+        url, headers=owner["headers"], json={"name": "也许", "probability": 5, "kind": "maybe"}
+    )
+    assert _problem(unknown_kind, 422, "invalid_choice")["errors"][0]["field"] == "kind"
     same_name = client.post(url, headers=owner["headers"], json={"name": "谈判", "probability": 70})
     _problem(same_name, 409, "name_taken")
     stale = client.post(
