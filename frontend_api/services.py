@@ -15,6 +15,7 @@ from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
+from core.sales import permissions as sales_permissions
 from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
@@ -43,6 +44,7 @@ def permission_registry() -> PermissionRegistry:
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
     registry.register("core.audit", audit_permissions.PERMISSIONS)
+    registry.register("core.sales", sales_permissions.PERMISSIONS)
     return registry
 
 

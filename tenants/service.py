@@ -16,6 +16,7 @@ from core.kernel.ids import new_id
 from core.kernel.models import Tenant, TenantStatus
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.kernel.tenancy import tenant_context
+from core.sales.service import seed_default_pipeline
 from core.security import accounts
 from core.security.models import Membership, PlatformAdminAction, User
 from core.security.passwords import verify_password
@@ -52,7 +53,8 @@ async def _unique_slug(session: AsyncSession, name: str) -> str:
 async def _provision(
     session: AsyncSession, registry: PermissionRegistry, tenant_id: uuid.UUID, name: str, owner: User
 ) -> tuple[Tenant, Membership]:
-    """Create the tenant, its data keys, its role templates and the owner membership. Run in
+    """Create the tenant, its data keys, its role templates, the owner membership and the
+    default sales pipeline (in the owner's language). Run in
     ``tenant_id``'s context, inside the caller's transaction."""
     name = clean_tenant_name(name, field="company_name")
     tenant = Tenant(id=tenant_id, name=name, slug=await _unique_slug(session, name))
@@ -64,6 +66,7 @@ async def _provision(
     session.add(membership)
     await session.flush()
     await set_membership_roles(session, None, membership, [roles["owner"].id])
+    await seed_default_pipeline(session, owner.locale)
     return tenant, membership
 
 

@@ -7,6 +7,7 @@ import core.crypto.models
 import core.events.models
 import core.jobs.models
 import core.kernel.idempotency
+import core.sales.models
 import core.security.models  # noqa: F401
 from core.kernel.models import Base
 

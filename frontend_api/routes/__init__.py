@@ -13,6 +13,7 @@ from frontend_api.routes.invitations import InvitationController
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
 from frontend_api.routes.password_reset import PasswordResetController
+from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
@@ -36,6 +37,7 @@ ROUTES: list[Any] = [
     InvitationController,
     PasswordResetController,
     TeamController,
+    PipelineController,
     ApiKeyController,
     AuditController,
     platform_token,

@@ -32,10 +32,12 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
         "/api/v1/teams",
         "/api/v1/api-keys",
         "/api/v1/invitations",
+        "/api/v1/pipelines",
     ):
         response = client.get(f"{listing}?limit=200", headers=headers)
         if response.status_code == 200:
             ids |= {item["id"] for item in response.json()["items"]}
+            ids |= {stage["id"] for item in response.json()["items"] for stage in item.get("stages", [])}
     key = client.post(
         "/api/v1/api-keys", headers=headers, json={"name": "A key", "grants": {"roles.read": "all"}}
     )

@@ -413,6 +413,8 @@ def test_export_streams_csv_and_json_lines_with_the_same_filters(client: TestCli
     assert bad.json()["errors"][0]["field"] == "format"
 
 
+_PIPELINES_AUDIT = "tests/frontend_api/test_pipelines.py::test_every_pipeline_change_is_in_the_audit_log"
+
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.
 MUTATING_ROUTES = {
@@ -483,6 +485,14 @@ MUTATING_ROUTES = {
         "post",
         "/api/platform/tenants/{tenant_id}/resume",
     ): "test_a_platform_admin_suspending_a_tenant_is_in_that_tenants_log",
+    ("post", "/api/v1/pipelines"): _PIPELINES_AUDIT,
+    ("patch", "/api/v1/pipelines/{pipeline_id}"): _PIPELINES_AUDIT,
+    ("post", "/api/v1/pipelines/{pipeline_id}/default"): _PIPELINES_AUDIT,
+    ("post", "/api/v1/pipelines/{pipeline_id}/archive"): _PIPELINES_AUDIT,
+    ("post", "/api/v1/pipelines/{pipeline_id}/stages"): _PIPELINES_AUDIT,
+    ("put", "/api/v1/pipelines/{pipeline_id}/stages/order"): _PIPELINES_AUDIT,
+    ("patch", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}"): _PIPELINES_AUDIT,
+    ("delete", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}"): _PIPELINES_AUDIT,
 }
 
 

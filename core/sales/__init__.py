@@ -1,0 +1,1 @@
+"""Sales: tenant-configurable pipelines and their stages (opportunities and forecast come next)."""
