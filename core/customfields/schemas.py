@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -31,6 +31,7 @@ FIELD_TYPES: tuple[str, ...] = (
     "boolean",
 )
 SELECT_TYPES = ("single_select", "multi_select")
+Position = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 
 
 class Label(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,9 +74,9 @@ class FieldCreate(msgspec.Struct, forbid_unknown_fields=True):
     label: Label
     type: FieldType
     required: bool = False
-    options: list[Option] = msgspec.field(default_factory=list)
+    options: Annotated[list[Option], msgspec.Meta(max_length=500)] = msgspec.field(default_factory=list)
     #: Where the field shows in forms; after the last one when omitted.
-    position: int | None = None
+    position: Position | None = None
 
 
 class FieldUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -85,6 +86,6 @@ class FieldUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     label: Label | msgspec.UnsetType = msgspec.UNSET
     type: FieldType | msgspec.UnsetType = msgspec.UNSET
     required: bool | msgspec.UnsetType = msgspec.UNSET
-    options: list[Option] | msgspec.UnsetType = msgspec.UNSET
-    position: int | msgspec.UnsetType = msgspec.UNSET
+    options: Annotated[list[Option], msgspec.Meta(max_length=500)] | msgspec.UnsetType = msgspec.UNSET
+    position: Position | msgspec.UnsetType = msgspec.UNSET
     archived: bool | msgspec.UnsetType = msgspec.UNSET

@@ -32,11 +32,12 @@ from moneyed import CurrencyDoesNotExist, get_currency
 from core.customfields.schemas import FieldView
 from core.kernel.errors import FieldError, Invalid
 
-__all__ = ["MAX_TEXT", "merged", "normalize", "validate"]
+__all__ = ["MAX_TEXT", "merged", "normalize", "parse_number", "validate"]
 
 MAX_TEXT = 2000
 _MAX_DIGITS = 15
-_MAX_MONEY = Decimal(10) ** 15
+_MAX_NUMBER = Decimal(10) ** 15
+_MAX_DECIMALS = 6
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -115,7 +116,8 @@ def _text(_: FieldView, raw: Any) -> str:
 
 
 def parse_number(raw: Any) -> Decimal:
-    """A finite Decimal from a JSON number or a numeric string (never a boolean)."""
+    """A Decimal from a JSON number or a numeric string (never a boolean), within what lists
+    compare exactly (``NUMERIC(30, 6)``)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
         raise ValueError("must be a number")
     try:
@@ -124,6 +126,9 @@ def parse_number(raw: Any) -> Decimal:
         raise ValueError("must be a number") from None
     if not number.is_finite():
         raise ValueError("must be a finite number")
+    exponent = number.as_tuple().exponent
+    if abs(number) >= _MAX_NUMBER or (isinstance(exponent, int) and exponent < -_MAX_DECIMALS):
+        raise ValueError(f"must be below 10^15 with at most {_MAX_DECIMALS} decimal places")
     return number
 
 
@@ -154,8 +159,6 @@ def _money(_: FieldView, raw: Any) -> dict[str, str]:
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > minor:
         raise ValueError(f"{currency.code} amounts have at most {minor} decimal places")
-    if abs(amount) >= _MAX_MONEY:
-        raise ValueError("amount is too large")
     return {"amount": str(amount.quantize(Decimal(1).scaleb(-minor))), "currency": currency.code}
 
 

@@ -124,6 +124,7 @@ def test_a_bad_definition_is_refused_naming_the_field(client: TestClient[Any]) -
         ({**TIER, "type": "colour"}, "type"),
         ({**TIER, "label": {}}, "label"),
         ({**TIER, "options": []}, "options"),
+        ({**TIER, "position": 2**40}, "position"),
         ({**TIER, "options": [TIER["options"][0], TIER["options"][0]]}, "options.1.key"),
         ({"key": "size", "label": {"en": "Size"}, "type": "number", "options": TIER["options"]}, "options"),
     ]
