@@ -8,6 +8,8 @@ import core.audit.capture  # noqa: F401  (captures every audited change from the
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customfields import permissions as custom_field_permissions
+from core.customfields.entities import BUILTIN_ENTITIES, EntityRegistry
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -24,7 +26,13 @@ from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
 from frontend_api.ratelimit import RateLimiter
 
-__all__ = ["Services", "build_services", "job_registry", "permission_registry"]
+__all__ = [
+    "Services",
+    "build_services",
+    "custom_field_entities",
+    "job_registry",
+    "permission_registry",
+]
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Services:
     mailer: Mailer
     jobs: JobRegistry
     rate_limiter: RateLimiter
+    custom_fields: EntityRegistry
 
 
 def permission_registry() -> PermissionRegistry:
@@ -45,6 +54,14 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.security", identity_permissions.PERMISSIONS)
     registry.register("core.audit", audit_permissions.PERMISSIONS)
     registry.register("core.sales", sales_permissions.PERMISSIONS)
+    registry.register("core.customfields", custom_field_permissions.PERMISSIONS)
+    return registry
+
+
+def custom_field_entities() -> EntityRegistry:
+    """The entity types that carry custom fields. Domains that opt in register here."""
+    registry = EntityRegistry()
+    registry.register("core.customfields", BUILTIN_ENTITIES)
     return registry
 
 
@@ -80,4 +97,5 @@ def build_services(
         mailer=build_mailer(settings),
         jobs=jobs or job_registry(),
         rate_limiter=RateLimiter.from_settings(settings),
+        custom_fields=custom_field_entities(),
     )

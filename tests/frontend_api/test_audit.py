@@ -413,6 +413,30 @@ def test_export_streams_csv_and_json_lines_with_the_same_filters(client: TestCli
     assert bad.json()["errors"][0]["field"] == "format"
 
 
+def test_custom_field_changes_are_recorded_with_the_actor_and_the_diff(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    user_id = _me(client, owner)["user_id"]
+    base = "/api/v1/custom-fields/customer"
+    created = client.post(
+        base, headers=owner["headers"], json={"key": "vip", "label": {"en": "VIP"}, "type": "boolean"}
+    ).json()
+    url = f"{base}/{created['id']}"
+    assert client.patch(url, headers=owner["headers"], json={"required": True}).status_code == 200
+    assert client.delete(url, headers=owner["headers"]).status_code == 204
+
+    entries = [
+        e
+        for e in _entries(client, owner["headers"], entity_type="custom_field_definitions")
+        if e["entity_id"] == created["id"]
+    ]
+
+    assert {e["actor_id"] for e in entries} == {user_id}
+    changes = {(e["action"], json.dumps(e["changes"]["after"], sort_keys=True)) for e in entries}
+    assert ("update", json.dumps({"required": True})) in changes
+    assert ("update", json.dumps({"archived": True})) in changes
+    assert _one(entries, action="create")["changes"]["after"]["key"] == "vip"
+
+
 _PIPELINES_AUDIT = "tests/frontend_api/test_pipelines.py::test_every_pipeline_change_is_in_the_audit_log"
 
 #: Every route that changes something, and the test above that shows its audit entry.
@@ -472,6 +496,18 @@ MUTATING_ROUTES = {
         "delete",
         "/api/v1/api-keys/{key_id}",
     ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    (
+        "post",
+        "/api/v1/custom-fields/{entity}",
+    ): "test_custom_field_changes_are_recorded_with_the_actor_and_the_diff",
+    (
+        "patch",
+        "/api/v1/custom-fields/{entity}/{field_id}",
+    ): "test_custom_field_changes_are_recorded_with_the_actor_and_the_diff",
+    (
+        "delete",
+        "/api/v1/custom-fields/{entity}/{field_id}",
+    ): "test_custom_field_changes_are_recorded_with_the_actor_and_the_diff",
     ("post", "/api/platform/auth/token"): "platform sign-in: outside any business's log",
     (
         "post",
