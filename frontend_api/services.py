@@ -8,6 +8,7 @@ import core.audit.capture  # noqa: F401  (captures every audited change from the
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import permissions as customer_permissions
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -43,6 +44,7 @@ def permission_registry() -> PermissionRegistry:
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
     registry.register("core.audit", audit_permissions.PERMISSIONS)
+    registry.register("core.customers", customer_permissions.PERMISSIONS)
     return registry
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from frontend_api.routes.api_keys import ApiKeyController
 from frontend_api.routes.audit import AuditController
 from frontend_api.routes.auth import AuthController
+from frontend_api.routes.customers import ContactController, CustomerController
 from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
 from frontend_api.routes.invitations import InvitationController
@@ -38,6 +39,8 @@ ROUTES: list[Any] = [
     TeamController,
     ApiKeyController,
     AuditController,
+    CustomerController,
+    ContactController,
     platform_token,
     PlatformController,
     DeadLetterController,
