@@ -50,7 +50,9 @@ async def active_membership(
         select(Membership).where(Membership.user_id == user_id, Membership.is_active.is_(True))
     )
     if membership is None:
-        raise Invalid("This person is not an active member of the account.", field=field, code="unknown_owner")
+        raise Invalid(
+            "This person is not an active member of the account.", field=field, code="unknown_owner"
+        )
     visible = await visible_owner_ids(session, principal, permission)
     if visible is not None and user_id not in visible:
         raise Forbidden(

@@ -50,7 +50,11 @@ def checked(session: AsyncSession, data: ContactCreate, prefix: str = "") -> Con
 
 
 async def ensure_contacts_unique(
-    session: AsyncSession, contacts: list[ContactCreate], *, exclude: uuid.UUID | None, prefix: str = "contacts"
+    session: AsyncSession,
+    contacts: list[ContactCreate],
+    *,
+    exclude: uuid.UUID | None,
+    prefix: str = "contacts",
 ) -> None:
     for i, c in enumerate(contacts):
         at = f"{prefix}[{i}]." if prefix else ""
@@ -62,7 +66,9 @@ async def ensure_contacts_unique(
         )
 
 
-async def _clear_other_primaries(session: AsyncSession, customer_id: uuid.UUID, keep: uuid.UUID | None) -> None:
+async def _clear_other_primaries(
+    session: AsyncSession, customer_id: uuid.UUID, keep: uuid.UUID | None
+) -> None:
     stmt = select(Contact).where(Contact.customer_id == customer_id, Contact.is_primary.is_(True))
     for other in (await session.scalars(stmt)).all():
         if other.id != keep:
@@ -90,7 +96,9 @@ async def add(session: AsyncSession, customer: Customer, data: ContactCreate) ->
     return contact
 
 
-async def move_all(session: AsyncSession, from_customer: uuid.UUID, to_customer: uuid.UUID) -> list[uuid.UUID]:
+async def move_all(
+    session: AsyncSession, from_customer: uuid.UUID, to_customer: uuid.UUID
+) -> list[uuid.UUID]:
     """Move every contact of ``from_customer`` to ``to_customer`` (a merge). The survivor keeps
     its primary contact if it has one."""
     has_primary = await session.scalar(

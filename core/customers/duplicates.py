@@ -20,7 +20,9 @@ async def _by(
     session: AsyncSession, attribute: str, value: str, exclude: uuid.UUID | None
 ) -> uuid.UUID | None:
     own = select(Customer.id).where(await matches(session, getattr(Customer, attribute), value))
-    via_contact = select(Contact.customer_id).where(await matches(session, getattr(Contact, attribute), value))
+    via_contact = select(Contact.customer_id).where(
+        await matches(session, getattr(Contact, attribute), value)
+    )
     if exclude is not None:
         own = own.where(Customer.id != exclude)
         via_contact = via_contact.where(Contact.customer_id != exclude)

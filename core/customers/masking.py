@@ -1,7 +1,7 @@
 """Masking of personal fields for callers without ``customers.read_sensitive``.
 
 The rule keeps just enough to recognise a value: ``+86 138****5678``, ``a***@example.com``,
-``北京市朝阳****``, ``110***********1234``.
+``北京市朝阳区****``, ``110***********1234``.
 """
 
 from __future__ import annotations

@@ -234,7 +234,11 @@ async def update_customer(
 
 
 async def delete_customer(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, *, expected_version: int | None = None
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
 ) -> None:
     """Delete a customer and its contacts."""
     customer = await customer_in_scope(session, principal, customer_id, DELETE, lock=True)
@@ -297,7 +301,9 @@ async def transfer_customers(
         if len(rows) != len(wanted):
             raise NotFound("A customer to transfer does not exist.", field="customer_ids")
     elif request.from_owner_id is not None:
-        f = CustomerFilter(owner_id=request.from_owner_id, stage=request.stage, level=request.level, tag=request.tag)
+        f = CustomerFilter(
+            owner_id=request.from_owner_id, stage=request.stage, level=request.level, tag=request.tag
+        )
         rows = list((await session.scalars(_filtered(session, stmt, f).with_for_update())).all())
     else:
         raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
@@ -310,7 +316,9 @@ async def transfer_customers(
         customer.team_id = target.team_id
         await record_event(
             session,
-            CustomerTransferred(customer_id=customer.id, from_owner_id=previous, to_owner_id=request.to_owner_id),
+            CustomerTransferred(
+                customer_id=customer.id, from_owner_id=previous, to_owner_id=request.to_owner_id
+            ),
         )
         done.append(customer.id)
     await session.flush()

@@ -36,7 +36,7 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @get("/", permission="customers.read", summary="List and search customers")
-    async def list_customers(  # noqa: PLR0913
+    async def list_customers(
         self,
         session: SessionDep,
         principal: PrincipalDep,
@@ -92,7 +92,7 @@ class CustomerController(Controller):
         return etagged(await service.get_customer(session, principal, customer_id))
 
     @patch("/{customer_id:uuid}", permission="customers.update", summary="Change a customer")
-    async def update(  # noqa: PLR0913
+    async def update(
         self,
         session: SessionDep,
         principal: PrincipalDep,
@@ -111,7 +111,9 @@ class CustomerController(Controller):
         )
         return etagged(view)
 
-    @delete("/{customer_id:uuid}", permission="customers.delete", summary="Delete a customer and its contacts")
+    @delete(
+        "/{customer_id:uuid}", permission="customers.delete", summary="Delete a customer and its contacts"
+    )
     async def remove(
         self,
         session: SessionDep,
@@ -175,7 +177,7 @@ class ContactController(Controller):
         return etagged(await contacts.get_contact(session, principal, customer_id, contact_id))
 
     @patch("/{contact_id:uuid}", permission="customers.update", summary="Change a contact")
-    async def update(  # noqa: PLR0913
+    async def update(
         self,
         session: SessionDep,
         principal: PrincipalDep,

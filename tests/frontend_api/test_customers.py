@@ -33,7 +33,10 @@ def _raw(settings: Settings, sql: str) -> list[Any]:
 
 def _events(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     rows = _raw(settings, "SELECT name, payload FROM outbox_messages ORDER BY created_at, id")
-    return [(r.name, r.payload if isinstance(r.payload, dict) else __import__("json").loads(r.payload)) for r in rows]
+    return [
+        (r.name, r.payload if isinstance(r.payload, dict) else __import__("json").loads(r.payload))
+        for r in rows
+    ]
 
 
 def _user_id(client: TestClient[Any], headers: dict[str, str]) -> str:
@@ -57,7 +60,9 @@ def owner(client: TestClient[Any]) -> dict[str, Any]:
 # --- CRUD, encryption, search --------------------------------------------------------------
 
 
-def test_a_customer_is_created_read_updated_and_deleted(client: TestClient[Any], owner: dict[str, Any]) -> None:
+def test_a_customer_is_created_read_updated_and_deleted(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
     headers = owner["headers"]
     created = _create(
         client,
@@ -83,16 +88,24 @@ def test_a_customer_is_created_read_updated_and_deleted(client: TestClient[Any],
     assert shown.headers["etag"] == '"1"'
     assert shown.json()["email"] == "Buyer@Globex.com"
 
-    changed = client.patch(f"{API}/{created['id']}", headers=headers, json={"stage": "customer", "level": "B"})
+    changed = client.patch(
+        f"{API}/{created['id']}", headers=headers, json={"stage": "customer", "level": "B"}
+    )
     assert changed.status_code == 200, changed.text
-    assert (changed.json()["stage"], changed.json()["level"], changed.headers["etag"]) == ("customer", "B", '"2"')
+    assert (changed.json()["stage"], changed.json()["level"], changed.headers["etag"]) == (
+        "customer",
+        "B",
+        '"2"',
+    )
 
     assert client.delete(f"{API}/{created['id']}", headers=headers).status_code == 204
     assert client.get(f"{API}/{created['id']}", headers=headers).status_code == 404
     assert _raw(client.app.state.services.settings, "SELECT id FROM contacts") == []  # type: ignore[attr-defined]
 
 
-def test_personal_data_is_encrypted_at_rest(client: TestClient[Any], owner: dict[str, Any], settings: Settings) -> None:
+def test_personal_data_is_encrypted_at_rest(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
     _create(
         client,
         owner["headers"],
@@ -105,7 +118,14 @@ def test_personal_data_is_encrypted_at_rest(client: TestClient[Any], owner: dict
         contacts=[{"name": "Assistant", "phone": "13900139000", "email": "assist@example.com"}],
     )
     dump = repr(_raw(settings, "SELECT * FROM customers")) + repr(_raw(settings, "SELECT * FROM contacts"))
-    for plain in ("13800138000", "meimei@example.com", "Chaoyang", "110101199003071234", "13900139000", "assist@"):
+    for plain in (
+        "13800138000",
+        "meimei@example.com",
+        "Chaoyang",
+        "110101199003071234",
+        "13900139000",
+        "assist@",
+    ):
         assert plain not in dump
     assert "Han Meimei" in dump  # names are not encrypted: they are searched by prefix
 
@@ -140,9 +160,18 @@ def test_lists_filter_by_name_tag_level_stage_owner_and_last_contact(
     headers = owner["headers"]
     rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
     rep_id = _user_id(client, rep["headers"])
-    _create(client, headers, name="Alpha Trading", level="A", tags=["vip"], last_contacted_at="2026-01-10T00:00:00Z")
+    _create(
+        client,
+        headers,
+        name="Alpha Trading",
+        level="A",
+        tags=["vip"],
+        last_contacted_at="2026-01-10T00:00:00Z",
+    )
     _create(client, headers, name="Beta Alpha", level="B", stage="customer", owner_id=rep_id)
-    _create(client, headers, name="Gamma 100%", tags=["vip", "export"], last_contacted_at="2026-03-01T00:00:00Z")
+    _create(
+        client, headers, name="Gamma 100%", tags=["vip", "export"], last_contacted_at="2026-03-01T00:00:00Z"
+    )
 
     def names(**params: str) -> list[str]:
         response = client.get(API, headers=headers, params={"sort": "name", **params})
@@ -162,8 +191,14 @@ def test_lists_filter_by_name_tag_level_stage_owner_and_last_contact(
     assert names(sort="-name") == ["Gamma 100%", "Beta Alpha", "Alpha Trading"]
 
     first = client.get(API, headers=headers, params={"limit": "2", "sort": "name"}).json()
-    second = client.get(API, headers=headers, params={"limit": "2", "sort": "name", "cursor": first["next_cursor"]})
-    assert [c["name"] for c in first["items"] + second.json()["items"]] == ["Alpha Trading", "Beta Alpha", "Gamma 100%"]
+    second = client.get(
+        API, headers=headers, params={"limit": "2", "sort": "name", "cursor": first["next_cursor"]}
+    )
+    assert [c["name"] for c in first["items"] + second.json()["items"]] == [
+        "Alpha Trading",
+        "Beta Alpha",
+        "Gamma 100%",
+    ]
     assert second.json()["next_cursor"] is None
 
 
@@ -239,12 +274,17 @@ def test_a_duplicate_phone_email_or_company_name_is_refused_with_the_existing_id
     client: TestClient[Any], owner: dict[str, Any], settings: Settings
 ) -> None:
     headers = owner["headers"]
-    globex = _create(client, headers, phone="13800138000", contacts=[{"name": "Ann", "email": "ann@globex.com"}])
+    globex = _create(
+        client, headers, phone="13800138000", contacts=[{"name": "Ann", "email": "ann@globex.com"}]
+    )
     for body, field in (
         ({"kind": "individual", "name": "Someone", "phone": "+86 138 0013 8000"}, "phone"),
         ({"kind": "individual", "name": "Someone", "email": "ANN@globex.com"}, "email"),
         ({"kind": "company", "name": "GLOBEX"}, "name"),
-        ({"kind": "company", "name": "Other", "contacts": [{"name": "Z", "email": "ann@globex.com"}]}, "contacts[0].email"),
+        (
+            {"kind": "company", "name": "Other", "contacts": [{"name": "Z", "email": "ann@globex.com"}]},
+            "contacts[0].email",
+        ),
     ):
         response = client.post(API, headers=headers, json=body)
         assert response.status_code == 409, response.text
@@ -257,13 +297,22 @@ def test_a_duplicate_phone_email_or_company_name_is_refused_with_the_existing_id
     clash = client.patch(f"{API}/{other['id']}", headers=headers, json={"phone": "13800138000"})
     assert clash.status_code == 409
     assert clash.json()["existing_id"] == globex["id"]
-    contact_clash = client.post(f"{API}/{other['id']}/contacts", headers=headers, json={"name": "Q", "email": "ann@globex.com"})
+    contact_clash = client.post(
+        f"{API}/{other['id']}/contacts", headers=headers, json={"name": "Q", "email": "ann@globex.com"}
+    )
     assert contact_clash.status_code == 409
 
-    kept = client.post(f"{API}?allow_duplicate=true", headers=headers, json={"kind": "company", "name": "Globex"})
+    kept = client.post(
+        f"{API}?allow_duplicate=true", headers=headers, json={"kind": "company", "name": "Globex"}
+    )
     assert kept.status_code == 201, kept.text
     # A customer's own values are not duplicates of themselves.
-    assert client.patch(f"{API}/{globex['id']}", headers=headers, json={"phone": "138 0013 8000", "level": "A"}).status_code == 200
+    assert (
+        client.patch(
+            f"{API}/{globex['id']}", headers=headers, json={"phone": "138 0013 8000", "level": "A"}
+        ).status_code
+        == 200
+    )
 
 
 def test_merge_moves_contacts_fills_empty_fields_and_deletes_the_other(
@@ -290,10 +339,17 @@ def test_merge_moves_contacts_fills_empty_fields_and_deletes_the_other(
     contacts = client.get(f"{API}/{survivor['id']}/contacts", headers=headers).json()
     assert [(c["name"], c["is_primary"]) for c in contacts] == [("Ann", True), ("Bob", False)]
     assert client.get(f"{API}/{other['id']}", headers=headers).status_code == 404
-    assert client.get(API, headers=headers, params={"phone": "13800138000"}).json()["items"][0]["id"] == survivor["id"]
+    assert (
+        client.get(API, headers=headers, params={"phone": "13800138000"}).json()["items"][0]["id"]
+        == survivor["id"]
+    )
     merged_events = [p for n, p in _events(settings) if n == "customers.merged"]
     assert merged_events == [
-        {"survivor_id": survivor["id"], "merged_id": other["id"], "moved_contact_ids": [other_contact_id(client, headers, survivor["id"])]}
+        {
+            "survivor_id": survivor["id"],
+            "merged_id": other["id"],
+            "moved_contact_ids": [other_contact_id(client, headers, survivor["id"])],
+        }
     ]
     itself = client.post(f"{API}/{survivor['id']}/merge", headers=headers, json={"other_id": survivor["id"]})
     assert itself.status_code == 422
@@ -309,7 +365,9 @@ def other_contact_id(client: TestClient[Any], headers: dict[str, str], customer_
 # --- contacts ------------------------------------------------------------------------------
 
 
-def test_contacts_are_added_changed_and_one_at_most_is_primary(client: TestClient[Any], owner: dict[str, Any], settings: Settings) -> None:
+def test_contacts_are_added_changed_and_one_at_most_is_primary(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
     headers = owner["headers"]
     customer = _create(client, headers)
     base = f"{API}/{customer['id']}/contacts"
@@ -317,9 +375,13 @@ def test_contacts_are_added_changed_and_one_at_most_is_primary(client: TestClien
     bob = client.post(base, headers=headers, json={"name": "Bob", "phone": "13900139000"})
     assert bob.status_code == 201, bob.text
     assert bob.headers["etag"] == '"1"'
-    stale = client.patch(f"{base}/{bob.json()['id']}", headers={**headers, "If-Match": '"9"'}, json={"is_primary": True})
+    stale = client.patch(
+        f"{base}/{bob.json()['id']}", headers={**headers, "If-Match": '"9"'}, json={"is_primary": True}
+    )
     assert stale.status_code == 412
-    promoted = client.patch(f"{base}/{bob.json()['id']}", headers={**headers, "If-Match": '"1"'}, json={"is_primary": True})
+    promoted = client.patch(
+        f"{base}/{bob.json()['id']}", headers={**headers, "If-Match": '"1"'}, json={"is_primary": True}
+    )
     assert promoted.status_code == 200, promoted.text
     assert client.get(f"{base}/{ann['id']}", headers=headers).json()["is_primary"] is False
     assert [c["name"] for c in client.get(base, headers=headers).json()] == ["Bob", "Ann"]
@@ -333,7 +395,9 @@ def test_contacts_are_added_changed_and_one_at_most_is_primary(client: TestClien
 # --- ETags ---------------------------------------------------------------------------------
 
 
-def test_a_stale_if_match_is_refused_and_changes_nothing(client: TestClient[Any], owner: dict[str, Any]) -> None:
+def test_a_stale_if_match_is_refused_and_changes_nothing(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
     headers = owner["headers"]
     created = _create(client, headers)
     url = f"{API}/{created['id']}"
@@ -355,10 +419,16 @@ def sales(client: TestClient[Any], owner: dict[str, Any], settings: Settings) ->
     rep = add_member(client, settings, tenant, "sales_rep")
     colleague = add_member(client, settings, tenant, "sales_rep")
     outsider = add_member(client, settings, tenant, "sales_rep")
-    north = client.post("/api/v1/teams", headers=owner["headers"], json={"name": "North", "manager_id": manager["member_id"]})
+    north = client.post(
+        "/api/v1/teams", headers=owner["headers"], json={"name": "North", "manager_id": manager["member_id"]}
+    )
     assert north.status_code == 201, north.text
     for person in (rep, colleague):
-        moved = client.patch(f"/api/v1/members/{person['member_id']}", headers=owner["headers"], json={"team_id": north.json()["id"]})
+        moved = client.patch(
+            f"/api/v1/members/{person['member_id']}",
+            headers=owner["headers"],
+            json={"team_id": north.json()["id"]},
+        )
         assert moved.status_code == 200, moved.text
     # Tokens carry the team: sign in again after the move.
     for person in (manager, rep, colleague, outsider):
@@ -377,7 +447,10 @@ def test_a_rep_sees_only_their_own_customers_and_gets_404_on_a_colleagues_throug
     theirs = _create(client, colleague["headers"], name="Theirs", contacts=[{"name": "C"}])
     contact_id = client.get(f"{API}/{theirs['id']}/contacts", headers=colleague["headers"]).json()[0]["id"]
     assert [c["name"] for c in client.get(API, headers=rep["headers"]).json()["items"]] == ["Mine"]
-    assert client.get(API, headers=rep["headers"], params={"owner_id": colleague["user_id"]}).json()["items"] == []
+    assert (
+        client.get(API, headers=rep["headers"], params={"owner_id": colleague["user_id"]}).json()["items"]
+        == []
+    )
     h = rep["headers"]
     url = f"{API}/{theirs['id']}"
     for method, path, body in (
@@ -398,7 +471,9 @@ def test_a_rep_sees_only_their_own_customers_and_gets_404_on_a_colleagues_throug
         if method in ("get", "patch") or path.endswith("contacts") or "contacts/" in path:
             assert response.status_code == 404, (method, path)
     # A rep cannot give a customer to a colleague on create.
-    gift = client.post(API, headers=h, json={"kind": "company", "name": "Gift", "owner_id": colleague["user_id"]})
+    gift = client.post(
+        API, headers=h, json={"kind": "company", "name": "Gift", "owner_id": colleague["user_id"]}
+    )
     assert gift.status_code == 403
     assert gift.json()["errors"][0]["field"] == "owner_id"
     assert client.get(url, headers=colleague["headers"]).json()["level"] is None
@@ -412,14 +487,25 @@ def test_a_manager_sees_the_team_and_transfers_between_reps(
     b = _create(client, rep["headers"], name="B", stage="lead")
     c = _create(client, rep["headers"], name="C", stage="lead")
     hidden = _create(client, outsider["headers"], name="Hidden")
-    assert sorted(x["name"] for x in client.get(API, headers=manager["headers"]).json()["items"]) == ["A", "B", "C"]
+    assert sorted(x["name"] for x in client.get(API, headers=manager["headers"]).json()["items"]) == [
+        "A",
+        "B",
+        "C",
+    ]
     assert client.get(f"{API}/{hidden['id']}", headers=manager["headers"]).status_code == 404
 
-    one = client.post(f"{API}/transfer", headers=manager["headers"], json={"to_owner_id": colleague["user_id"], "customer_ids": [a["id"]]})
+    one = client.post(
+        f"{API}/transfer",
+        headers=manager["headers"],
+        json={"to_owner_id": colleague["user_id"], "customer_ids": [a["id"]]},
+    )
     assert one.status_code == 200, one.text
     assert one.json()["transferred"] == [a["id"]]
     assert client.get(f"{API}/{a['id']}", headers=rep["headers"]).status_code == 404
-    assert client.get(f"{API}/{a['id']}", headers=colleague["headers"]).json()["owner_id"] == colleague["user_id"]
+    assert (
+        client.get(f"{API}/{a['id']}", headers=colleague["headers"]).json()["owner_id"]
+        == colleague["user_id"]
+    )
 
     leads = client.post(
         f"{API}/transfer",
@@ -429,16 +515,37 @@ def test_a_manager_sees_the_team_and_transfers_between_reps(
     assert sorted(leads.json()["transferred"]) == sorted([b["id"], c["id"]])
     assert client.get(API, headers=rep["headers"]).json()["items"] == []
 
-    outside = client.post(f"{API}/transfer", headers=manager["headers"], json={"to_owner_id": colleague["user_id"], "customer_ids": [hidden["id"]]})
+    outside = client.post(
+        f"{API}/transfer",
+        headers=manager["headers"],
+        json={"to_owner_id": colleague["user_id"], "customer_ids": [hidden["id"]]},
+    )
     assert outside.status_code == 404
-    to_outsider = client.post(f"{API}/transfer", headers=manager["headers"], json={"to_owner_id": outsider["user_id"], "customer_ids": [a["id"]]})
+    to_outsider = client.post(
+        f"{API}/transfer",
+        headers=manager["headers"],
+        json={"to_owner_id": outsider["user_id"], "customer_ids": [a["id"]]},
+    )
     assert to_outsider.status_code == 403
-    assert client.post(f"{API}/transfer", headers=rep["headers"], json={"to_owner_id": rep["user_id"], "customer_ids": [a["id"]]}).status_code == 403
+    assert (
+        client.post(
+            f"{API}/transfer",
+            headers=rep["headers"],
+            json={"to_owner_id": rep["user_id"], "customer_ids": [a["id"]]},
+        ).status_code
+        == 403
+    )
 
     transferred = [p for n, p in _events(settings) if n == "customers.transferred"]
     assert {p["customer_id"] for p in transferred} == {a["id"], b["id"], c["id"]}
-    assert all(p["from_owner_id"] == rep["user_id"] and p["to_owner_id"] == colleague["user_id"] for p in transferred)
-    audit = client.get("/api/v1/audit", headers=owner["headers"], params={"entity_type": "customers", "action": "update", "limit": "200"})
+    assert all(
+        p["from_owner_id"] == rep["user_id"] and p["to_owner_id"] == colleague["user_id"] for p in transferred
+    )
+    audit = client.get(
+        "/api/v1/audit",
+        headers=owner["headers"],
+        params={"entity_type": "customers", "action": "update", "limit": "200"},
+    )
     assert audit.status_code == 200, audit.text
     owner_changes = [e["changes"] for e in audit.json()["items"] if e["entity_id"] == a["id"]]
     assert {"before": {"owner_id": rep["user_id"]}, "after": {"owner_id": colleague["user_id"]}} in [
@@ -455,13 +562,18 @@ def test_another_tenants_customer_is_a_404(client: TestClient[Any], owner: dict[
     assert client.get(f"{API}/{created['id']}/contacts", headers=other["headers"]).status_code == 404
     assert client.get(API, headers=other["headers"]).json()["items"] == []
     # Duplicates are per business: the same company name is fine elsewhere.
-    assert client.post(API, headers=other["headers"], json={"kind": "company", "name": "Globex"}).status_code == 201
+    assert (
+        client.post(API, headers=other["headers"], json={"kind": "company", "name": "Globex"}).status_code
+        == 201
+    )
 
 
 # --- events and audit -----------------------------------------------------------------------
 
 
-def test_changes_record_typed_events_without_personal_data(client: TestClient[Any], owner: dict[str, Any], settings: Settings) -> None:
+def test_changes_record_typed_events_without_personal_data(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
     headers = owner["headers"]
     created = _create(client, headers, phone="13800138000", contacts=[{"name": "Ann"}])
     client.patch(f"{API}/{created['id']}", headers=headers, json={"level": "A", "industry": "Retail"})
@@ -469,7 +581,9 @@ def test_changes_record_typed_events_without_personal_data(client: TestClient[An
     events = _events(settings)
     names = [n for n, _ in events]
     assert names.count("customers.created") == 1
-    assert [p for n, p in events if n == "customers.updated"] == [{"customer_id": created["id"], "fields": ["industry", "level"]}]
+    assert [p for n, p in events if n == "customers.updated"] == [
+        {"customer_id": created["id"], "fields": ["industry", "level"]}
+    ]
     assert "customers.contact_created" in names
     assert "13800138000" not in repr(events)
     refused = client.post(API, headers=headers, json={"kind": "company", "name": "Globex"})
@@ -477,9 +591,13 @@ def test_changes_record_typed_events_without_personal_data(client: TestClient[An
     assert len(_events(settings)) == len(events)  # a refused change records nothing
 
 
-def test_customer_changes_are_audited_with_personal_data_redacted(client: TestClient[Any], owner: dict[str, Any]) -> None:
+def test_customer_changes_are_audited_with_personal_data_redacted(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
     headers = owner["headers"]
-    created = _create(client, headers, phone="13800138000", contacts=[{"name": "Ann", "email": "ann@globex.com"}])
+    created = _create(
+        client, headers, phone="13800138000", contacts=[{"name": "Ann", "email": "ann@globex.com"}]
+    )
     other = _create(client, headers, name="Initech")
     client.patch(f"{API}/{created['id']}", headers=headers, json={"level": "A"})
     client.post(f"{API}/{created['id']}/merge", headers=headers, json={"other_id": other["id"]})
@@ -487,7 +605,11 @@ def test_customer_changes_are_audited_with_personal_data_redacted(client: TestCl
     client.patch(f"{API}/{created['id']}/contacts/{contact_id}", headers=headers, json={"title": "CEO"})
     client.post(f"{API}/{created['id']}/contacts", headers=headers, json={"name": "Bob"})
     client.delete(f"{API}/{created['id']}/contacts/{contact_id}", headers=headers)
-    client.post(f"{API}/transfer", headers=headers, json={"to_owner_id": _user_id(client, headers), "customer_ids": [created["id"]]})
+    client.post(
+        f"{API}/transfer",
+        headers=headers,
+        json={"to_owner_id": _user_id(client, headers), "customer_ids": [created["id"]]},
+    )
     client.delete(f"{API}/{created['id']}", headers=headers)
     entries = client.get("/api/v1/audit", headers=headers, params={"limit": "200"}).json()["items"]
     seen = {(e["entity_type"], e["action"]) for e in entries}
