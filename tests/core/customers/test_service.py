@@ -49,10 +49,14 @@ async def test_events_are_recorded_with_the_commit(db: Database) -> None:
 
 async def test_a_rolled_back_transaction_leaves_no_customer_and_no_event(db: Database) -> None:
     shop = await new_shop(db)
-    with tenant_context(shop.tenant_id), pytest.raises(RuntimeError):
+
+    async def failing_request() -> None:
         async with db.transaction() as session:
             await service.create_customer(session, _boss(shop), CustomerCreate(kind="company", name="Globex"))
             raise RuntimeError("the request failed later")
+
+    with tenant_context(shop.tenant_id), pytest.raises(RuntimeError):
+        await failing_request()
     assert await _outbox(db) == []
     async with db.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(Customer))).scalar_one() == 0
@@ -68,11 +72,15 @@ async def test_a_refused_merge_changes_nothing(db: Database) -> None:
                 session, boss, CustomerCreate(kind="company", name="B", contacts=[ContactCreate(name="Bob")])
             )
         before = await _outbox(db)
-        with pytest.raises(Conflict):
+
+        async def merge_then_fail() -> None:
             async with db.transaction() as session:
                 await service.merge_customers(session, boss, a.id, MergeRequest(other_id=b.id))
                 # A later step of the same request fails: the merge must not half-land.
                 await service.create_customer(session, boss, CustomerCreate(kind="company", name="a"))
+
+        with pytest.raises(Conflict):
+            await merge_then_fail()
         async with db.transaction() as session:
             names = sorted((await session.scalars(select(Customer.name))).all())
             bob = (await session.scalars(select(Contact))).one()
