@@ -11,10 +11,12 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.customers.permissions import PERMISSIONS
 from core.kernel.settings import Settings
 from tests.helpers import add_member, signup
 
 API = "/api/v1/customers"
+_CUSTOMER_PERMISSIONS = [p.name for p in PERMISSIONS]
 
 
 def _raw(settings: Settings, sql: str) -> list[Any]:
@@ -440,18 +442,21 @@ def sales(client: TestClient[Any], owner: dict[str, Any], settings: Settings) ->
 
 
 def test_a_rep_sees_only_their_own_customers_and_gets_404_on_a_colleagues_through_every_route(
-    client: TestClient[Any], sales: dict[str, Any]
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings, sales: dict[str, Any]
 ) -> None:
-    rep, colleague = sales["rep"], sales["colleague"]
+    # A rep holding every customer permission at "own" scope, so no route stops at 403.
+    grants = {p: "own" for p in _CUSTOMER_PERMISSIONS}
+    role = client.post("/api/v1/roles", headers=owner["headers"], json={"name": "Closer", "grants": grants})
+    assert role.status_code == 201, role.text
+    rep = add_member(client, settings, owner["tenant_id"], "Closer")
+    colleague = sales["colleague"]
     mine = _create(client, rep["headers"], name="Mine")
     theirs = _create(client, colleague["headers"], name="Theirs", contacts=[{"name": "C"}])
     contact_id = client.get(f"{API}/{theirs['id']}/contacts", headers=colleague["headers"]).json()[0]["id"]
-    assert [c["name"] for c in client.get(API, headers=rep["headers"]).json()["items"]] == ["Mine"]
-    assert (
-        client.get(API, headers=rep["headers"], params={"owner_id": colleague["user_id"]}).json()["items"]
-        == []
-    )
     h = rep["headers"]
+    assert [c["name"] for c in client.get(API, headers=h).json()["items"]] == ["Mine"]
+    assert client.get(API, headers=h, params={"owner_id": colleague["user_id"]}).json()["items"] == []
+    assert client.get(API, headers=h, params={"name_prefix": "The"}).json()["items"] == []
     url = f"{API}/{theirs['id']}"
     for method, path, body in (
         ("get", url, None),
@@ -459,6 +464,7 @@ def test_a_rep_sees_only_their_own_customers_and_gets_404_on_a_colleagues_throug
         ("delete", url, None),
         ("post", f"{API}/{mine['id']}/merge", {"other_id": theirs["id"]}),
         ("post", f"{url}/merge", {"other_id": mine["id"]}),
+        ("post", f"{API}/transfer", {"to_owner_id": _user_id(client, h), "customer_ids": [theirs["id"]]}),
         ("get", f"{url}/contacts", None),
         ("post", f"{url}/contacts", {"name": "X"}),
         ("get", f"{url}/contacts/{contact_id}", None),
@@ -466,17 +472,23 @@ def test_a_rep_sees_only_their_own_customers_and_gets_404_on_a_colleagues_throug
         ("delete", f"{url}/contacts/{contact_id}", None),
     ):
         response = client.request(method, path, headers=h, json=body)
-        # Reps hold neither merge nor delete: 403 before any lookup; otherwise a 404.
-        assert response.status_code in (403, 404), (method, path, response.text)
-        if method in ("get", "patch") or path.endswith("contacts") or "contacts/" in path:
-            assert response.status_code == 404, (method, path)
-    # A rep cannot give a customer to a colleague on create.
+        assert response.status_code == 404, (method, path, response.text)
+    # A rep cannot give a customer to a colleague, on create or by transfer.
     gift = client.post(
         API, headers=h, json={"kind": "company", "name": "Gift", "owner_id": colleague["user_id"]}
     )
     assert gift.status_code == 403
     assert gift.json()["errors"][0]["field"] == "owner_id"
+    handover = client.post(
+        f"{API}/transfer", headers=h, json={"to_owner_id": colleague["user_id"], "customer_ids": [mine["id"]]}
+    )
+    assert handover.status_code == 403
     assert client.get(url, headers=colleague["headers"]).json()["level"] is None
+    assert [c["name"] for c in client.get(f"{url}/contacts", headers=colleague["headers"]).json()] == ["C"]
+    # The seeded sales_rep role reads and writes its own customers but neither merges nor deletes.
+    seeded = sales["rep"]
+    assert client.get(url, headers=seeded["headers"]).status_code == 404
+    assert client.delete(f"{API}/{mine['id']}", headers=seeded["headers"]).status_code == 403
 
 
 def test_a_manager_sees_the_team_and_transfers_between_reps(
