@@ -41,8 +41,10 @@ def problem(
     detail: str,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": f"https://huike.dev/problems/{code}",
         "title": title,
         "status": status,
@@ -59,7 +61,7 @@ def problem(
 
 def _domain(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     errors = [{"field": e.field, "reason": e.reason} for e in exc.errors]
-    return problem(exc.status, exc.code, exc.title, exc.message, errors, exc.headers)
+    return problem(exc.status, exc.code, exc.title, exc.message, errors, exc.headers, exc.extensions)
 
 
 def _field_of(message: str) -> str:

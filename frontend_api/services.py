@@ -8,6 +8,7 @@ import core.audit.capture  # noqa: F401  (captures every audited change from the
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import permissions as customer_permissions
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, EntityRegistry
 from core.jobs import housekeeping
@@ -55,6 +56,7 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.audit", audit_permissions.PERMISSIONS)
     registry.register("core.sales", sales_permissions.PERMISSIONS)
     registry.register("core.customfields", custom_field_permissions.PERMISSIONS)
+    registry.register("core.customers", customer_permissions.PERMISSIONS)
     return registry
 
 

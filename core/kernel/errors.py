@@ -4,6 +4,7 @@ at fault, its name. The HTTP layer turns them into RFC 9457 problem details."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Conflict",
@@ -40,6 +41,7 @@ class DomainError(Exception):
         field: str | None = None,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -49,6 +51,8 @@ class DomainError(Exception):
         if field is not None:
             self.errors.insert(0, FieldError(field, message))
         self.headers = dict(headers or {})
+        #: Extra members of the problem body (RFC 9457 extensions), e.g. ``existing_id``.
+        self.extensions = dict(extensions or {})
 
 
 class Invalid(DomainError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import core.audit.models
 import core.crypto.models
+import core.customers.models
 import core.customfields.models
 import core.events.models
 import core.jobs.models

@@ -8,6 +8,7 @@ from frontend_api.routes.api_keys import ApiKeyController
 from frontend_api.routes.audit import AuditController
 from frontend_api.routes.auth import AuthController
 from frontend_api.routes.custom_fields import CustomFieldController
+from frontend_api.routes.customers import ContactController, CustomerController
 from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
 from frontend_api.routes.invitations import InvitationController
@@ -42,6 +43,8 @@ ROUTES: list[Any] = [
     ApiKeyController,
     AuditController,
     CustomFieldController,
+    CustomerController,
+    ContactController,
     platform_token,
     PlatformController,
     DeadLetterController,

@@ -25,7 +25,13 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
     headers = a["headers"]
     team = client.post("/api/v1/teams", headers=headers, json={"name": "A team"}).json()
     role = client.post("/api/v1/roles", headers=headers, json={"name": "A role", "grants": {}}).json()
-    ids = {a["tenant_id"], member["member_id"], team["id"], role["id"]}
+    customer = client.post(
+        "/api/v1/customers",
+        headers=headers,
+        json={"kind": "company", "name": "A customer", "contacts": [{"name": "A contact"}]},
+    ).json()
+    contact = customer["contacts"][0]
+    ids = {a["tenant_id"], member["member_id"], team["id"], role["id"], customer["id"], contact["id"]}
     for listing in (
         "/api/v1/roles",
         "/api/v1/members",
@@ -33,6 +39,7 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
         "/api/v1/api-keys",
         "/api/v1/invitations",
         "/api/v1/pipelines",
+        "/api/v1/customers",
     ):
         response = client.get(f"{listing}?limit=200", headers=headers)
         if response.status_code == 200:

@@ -438,6 +438,9 @@ def test_custom_field_changes_are_recorded_with_the_actor_and_the_diff(client: T
 
 
 _PIPELINES_AUDIT = "tests/frontend_api/test_pipelines.py::test_every_pipeline_change_is_in_the_audit_log"
+CUSTOMERS_AUDIT = (
+    "tests/frontend_api/test_customers.py::test_customer_changes_are_audited_with_personal_data_redacted"
+)
 
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.
@@ -529,6 +532,14 @@ MUTATING_ROUTES = {
     ("put", "/api/v1/pipelines/{pipeline_id}/stages/order"): _PIPELINES_AUDIT,
     ("patch", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}"): _PIPELINES_AUDIT,
     ("delete", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}"): _PIPELINES_AUDIT,
+    ("post", "/api/v1/customers"): CUSTOMERS_AUDIT,
+    ("post", "/api/v1/customers/transfer"): CUSTOMERS_AUDIT,
+    ("patch", "/api/v1/customers/{customer_id}"): CUSTOMERS_AUDIT,
+    ("delete", "/api/v1/customers/{customer_id}"): CUSTOMERS_AUDIT,
+    ("post", "/api/v1/customers/{customer_id}/merge"): CUSTOMERS_AUDIT,
+    ("post", "/api/v1/customers/{customer_id}/contacts"): CUSTOMERS_AUDIT,
+    ("patch", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
+    ("delete", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
 }
 
 

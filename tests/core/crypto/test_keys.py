@@ -157,12 +157,13 @@ async def test_tenant_rotation_interrupted_midway_then_resumed_completes(db: Dat
 
     def crash_after_first_batch(progress: TenantRotationProgress) -> None:
         seen.append(progress)
-        raise KeyboardInterrupt  # the operator's Ctrl-C, or a killed worker
+        if progress.rows_done:  # other encrypted tables of this shop are empty: passed at once
+            raise KeyboardInterrupt  # the operator's Ctrl-C, or a killed worker
 
     with pytest.raises(KeyboardInterrupt):
         await rotate_tenant(db, shop.tenant_id, batch_size=2, progress=crash_after_first_batch)
 
-    assert seen[0].rows_done == 2
+    assert seen[-1].rows_done == 2
     assert await _stored_versions(db, shop) == [1, 1, 1, 2, 2]
     assert sorted((await emails(db, shop)).values()) == sorted(addresses)  # readable midway
     with tenant_context(shop.tenant_id):
@@ -181,7 +182,7 @@ async def test_tenant_rotation_interrupted_midway_then_resumed_completes(db: Dat
     assert done.finished
     assert done.to_version == 2
     assert done.rows_done == 5
-    assert [p.rows_done for p in progress] == [4, 5]
+    assert sorted({p.rows_done for p in progress}) == [4, 5]  # empty tables add no rows
     assert await _stored_versions(db, shop) == [2, 2, 2, 2, 2]
     assert [(k.version, k.status) for k in await _keys(db, shop)] == [(2, KeyStatus.ACTIVE)]
     assert sorted((await emails(db, shop)).values()) == sorted(addresses)

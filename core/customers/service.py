@@ -1,0 +1,325 @@
+"""Customer use cases; each public function is one transaction's worth of work."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.crypto.fields import matches
+from core.customers import contacts as contact_service
+from core.customers.access import (
+    active_membership,
+    check_email,
+    customer_in_scope,
+    has_tag,
+    normalized_phone,
+)
+from core.customers.duplicates import ensure_no_duplicate
+from core.customers.events import (
+    CustomerCreated,
+    CustomerDeleted,
+    CustomerMerged,
+    CustomerTransferred,
+    CustomerUpdated,
+)
+from core.customers.models import Contact, Customer, CustomerKind, LifecycleStage
+from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
+from core.customers.schemas import (
+    CustomerCreate,
+    CustomerFilter,
+    CustomerUpdate,
+    CustomerView,
+    MergeRequest,
+    TransferRequest,
+    TransferResult,
+)
+from core.customers.views import contact_view, customer_view
+from core.events.service import record_event
+from core.kernel.concurrency import ensure_version
+from core.kernel.errors import Invalid, NotFound
+from core.kernel.pagination import Page, PageRequest, paginate
+from core.security.models import Team
+from core.security.principal import Principal
+from core.security.scope import owner_filter
+
+__all__ = [
+    "create_customer",
+    "delete_customer",
+    "get_customer",
+    "list_customers",
+    "merge_customers",
+    "transfer_customers",
+    "update_customer",
+]
+
+#: Fields a merge copies from the merged customer where the survivor has none.
+FILLABLE = ("level", "source", "industry", "phone", "email", "address", "id_number", "team_id")
+SORTABLE = {"name": Customer.name, "created_at": Customer.created_at, "updated_at": Customer.updated_at}
+
+
+def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value not in allowed:
+        raise Invalid(f"Choose one of: {', '.join(allowed)}.", field=field, code="invalid_choice")
+    return value
+
+
+def _name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise Invalid("A name is required.", field="name", code="required")
+    return value
+
+
+def _tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
+
+
+def _check_id_number(kind: str, id_number: str | None) -> None:
+    if id_number and kind != CustomerKind.INDIVIDUAL:
+        raise Invalid("Only individuals have an ID number.", field="id_number", code="not_for_companies")
+
+
+async def _check_team(session: AsyncSession, team_id: uuid.UUID | None) -> None:
+    if team_id is not None and await session.scalar(select(Team.id).where(Team.id == team_id)) is None:
+        raise Invalid("The team does not exist.", field="team_id", code="unknown_team")
+
+
+async def create_customer(
+    session: AsyncSession, principal: Principal, data: CustomerCreate, *, allow_duplicate: bool = False
+) -> CustomerView:
+    """Add a customer (and its first contacts), owned by ``owner_id`` or the caller."""
+    kind = _choice(data.kind, CustomerKind.ALL, "kind")
+    stage = _choice(data.stage, LifecycleStage.ALL, "stage")
+    name = _name(data.name)
+    _check_id_number(kind, data.id_number)
+    owner_id = data.owner_id or principal.user_id
+    if owner_id is None:
+        raise Invalid("Name the owner (a user id).", field="owner_id", code="required")
+    membership = await active_membership(session, principal, owner_id, CREATE, "owner_id")
+    team_id = data.team_id if data.team_id is not None else membership.team_id
+    await _check_team(session, team_id)
+    phone = normalized_phone(session, data.phone, "phone")
+    email = check_email(data.email, "email")
+    contacts = [contact_service.checked(session, c, f"contacts[{i}]") for i, c in enumerate(data.contacts)]
+    if not allow_duplicate:
+        await ensure_no_duplicate(
+            session,
+            phones=[("phone", phone)] if phone else [],
+            emails=[("email", email)] if email else [],
+            company_name=name if kind == CustomerKind.COMPANY else None,
+        )
+        await contact_service.ensure_contacts_unique(session, contacts, exclude=None)
+    customer = Customer(
+        kind=kind,
+        name=name,
+        level=data.level,
+        source=data.source,
+        industry=data.industry,
+        stage=stage,
+        tags=_tags(data.tags),
+        owner_id=owner_id,
+        team_id=team_id,
+        phone=phone,
+        email=email,
+        address=data.address,
+        id_number=data.id_number,
+        custom_fields=dict(data.custom_fields),
+        last_contacted_at=data.last_contacted_at,
+    )
+    session.add(customer)
+    await session.flush()
+    await record_event(session, CustomerCreated(customer_id=customer.id, owner_id=owner_id))
+    created = [await contact_service.add(session, customer, c) for c in contacts]
+    view = customer_view(customer, principal)
+    view.contacts = [contact_view(c, principal) for c in created]
+    return view
+
+
+def _filtered(session: AsyncSession, stmt: Select[Any], f: CustomerFilter) -> Select[Any]:
+    if f.q:
+        stmt = stmt.where(Customer.name.ilike(f"%{_escape(f.q)}%", escape="\\"))
+    if f.name_prefix:
+        stmt = stmt.where(Customer.name.ilike(f"{_escape(f.name_prefix)}%", escape="\\"))
+    if f.tag:
+        stmt = stmt.where(has_tag(session, f.tag))
+    if f.owner_id:
+        stmt = stmt.where(Customer.owner_id == f.owner_id)
+    if f.level:
+        stmt = stmt.where(Customer.level == f.level)
+    if f.stage:
+        stmt = stmt.where(Customer.stage == f.stage)
+    if f.kind:
+        stmt = stmt.where(Customer.kind == f.kind)
+    if f.last_contacted_from:
+        stmt = stmt.where(Customer.last_contacted_at >= f.last_contacted_from)
+    if f.last_contacted_to:
+        stmt = stmt.where(Customer.last_contacted_at < f.last_contacted_to)
+    return stmt
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_customers(
+    session: AsyncSession, principal: Principal, page: PageRequest, f: CustomerFilter
+) -> Page[CustomerView]:
+    """Customers within the caller's scope, filtered, sorted and paged."""
+    stmt = _filtered(session, select(Customer), f).where(
+        await owner_filter(session, principal, READ, Customer.owner_id)
+    )
+    for attribute, value in (("phone", f.phone), ("email", f.email)):
+        if value:
+            via_contacts = select(Contact.customer_id).where(
+                await matches(session, getattr(Contact, attribute), value)
+            )
+            own = await matches(session, getattr(Customer, attribute), value)
+            stmt = stmt.where(own | Customer.id.in_(via_contacts))
+    return await paginate(
+        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
+    )
+
+
+async def get_customer(session: AsyncSession, principal: Principal, customer_id: uuid.UUID) -> CustomerView:
+    return customer_view(await customer_in_scope(session, principal, customer_id, READ), principal)
+
+
+async def update_customer(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    change: CustomerUpdate,
+    *,
+    expected_version: int | None = None,
+    allow_duplicate: bool = False,
+) -> CustomerView:
+    customer = await customer_in_scope(session, principal, customer_id, UPDATE, lock=True)
+    ensure_version(customer, expected_version)
+    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    if "kind" in values:
+        _choice(values["kind"], CustomerKind.ALL, "kind")
+    if "stage" in values:
+        _choice(values["stage"], LifecycleStage.ALL, "stage")
+    if "name" in values:
+        values["name"] = _name(values["name"])
+    if "tags" in values:
+        values["tags"] = _tags(values["tags"])
+    if "team_id" in values:
+        await _check_team(session, values["team_id"])
+    if "phone" in values:
+        values["phone"] = normalized_phone(session, values["phone"], "phone")
+    if "email" in values:
+        values["email"] = check_email(values["email"], "email")
+    _check_id_number(values.get("kind", customer.kind), values.get("id_number", customer.id_number))
+    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+    if not allow_duplicate and changed.keys() & {"phone", "email", "name", "kind"}:
+        kind, name = changed.get("kind", customer.kind), changed.get("name", customer.name)
+        await ensure_no_duplicate(
+            session,
+            phones=[("phone", changed["phone"])] if changed.get("phone") else [],
+            emails=[("email", changed["email"])] if changed.get("email") else [],
+            company_name=name if kind == CustomerKind.COMPANY and changed.keys() & {"name", "kind"} else None,
+            exclude=customer.id,
+        )
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    if changed:
+        await session.flush()
+        await record_event(session, CustomerUpdated(customer_id=customer.id, fields=sorted(changed)))
+    return customer_view(customer, principal)
+
+
+async def delete_customer(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    expected_version: int | None = None,
+) -> None:
+    """Delete a customer and its contacts."""
+    customer = await customer_in_scope(session, principal, customer_id, DELETE, lock=True)
+    ensure_version(customer, expected_version)
+    for contact in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all():
+        await session.delete(contact)
+    await session.flush()
+    await session.delete(customer)
+    await session.flush()
+    await record_event(session, CustomerDeleted(customer_id=customer_id))
+
+
+async def merge_customers(
+    session: AsyncSession,
+    principal: Principal,
+    survivor_id: uuid.UUID,
+    request: MergeRequest,
+    *,
+    expected_version: int | None = None,
+) -> CustomerView:
+    """Fold ``request.other_id`` into ``survivor_id``: its contacts move over, the survivor's
+    empty fields are filled from it, tags and custom fields are combined, then it is deleted.
+    Other domains move their history on the ``customers.merged`` event."""
+    if request.other_id == survivor_id:
+        raise Invalid("A customer cannot be merged into itself.", field="other_id", code="same_customer")
+    survivor = await customer_in_scope(session, principal, survivor_id, MERGE, lock=True)
+    ensure_version(survivor, expected_version)
+    other = await customer_in_scope(session, principal, request.other_id, MERGE, lock=True, field="other_id")
+    for key in FILLABLE:
+        if getattr(survivor, key) is None and getattr(other, key) is not None:
+            setattr(survivor, key, getattr(other, key))
+    if survivor.kind == CustomerKind.COMPANY:
+        survivor.id_number = None
+    survivor.tags = _tags([*survivor.tags, *other.tags])
+    survivor.custom_fields = {**(other.custom_fields or {}), **(survivor.custom_fields or {})}
+    if other.last_contacted_at and (
+        survivor.last_contacted_at is None or other.last_contacted_at > survivor.last_contacted_at
+    ):
+        survivor.last_contacted_at = other.last_contacted_at
+    moved = await contact_service.move_all(session, other.id, survivor.id)
+    await session.flush()
+    await session.delete(other)
+    await session.flush()
+    await record_event(
+        session,
+        CustomerMerged(survivor_id=survivor.id, merged_id=request.other_id, moved_contact_ids=moved),
+    )
+    return customer_view(survivor, principal)
+
+
+async def transfer_customers(
+    session: AsyncSession, principal: Principal, request: TransferRequest
+) -> TransferResult:
+    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``."""
+    target = await active_membership(session, principal, request.to_owner_id, TRANSFER, "to_owner_id")
+    stmt = select(Customer).where(await owner_filter(session, principal, TRANSFER, Customer.owner_id))
+    if request.customer_ids is not None:
+        wanted = set(request.customer_ids)
+        rows = list((await session.scalars(stmt.where(Customer.id.in_(wanted)).with_for_update())).all())
+        if len(rows) != len(wanted):
+            raise NotFound("A customer to transfer does not exist.", field="customer_ids")
+    elif request.from_owner_id is not None:
+        f = CustomerFilter(
+            owner_id=request.from_owner_id, stage=request.stage, level=request.level, tag=request.tag
+        )
+        rows = list((await session.scalars(_filtered(session, stmt, f).with_for_update())).all())
+    else:
+        raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
+    done: list[uuid.UUID] = []
+    for customer in sorted(rows, key=lambda c: c.id):
+        if customer.owner_id == request.to_owner_id:
+            continue
+        previous = customer.owner_id
+        customer.owner_id = request.to_owner_id
+        customer.team_id = target.team_id
+        await record_event(
+            session,
+            CustomerTransferred(
+                customer_id=customer.id, from_owner_id=previous, to_owner_id=request.to_owner_id
+            ),
+        )
+        done.append(customer.id)
+    await session.flush()
+    return TransferResult(transferred=done)
