@@ -9,8 +9,9 @@ from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
 from core.customers import permissions as customer_permissions
+from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
-from core.customfields.entities import BUILTIN_ENTITIES, EntityRegistry
+from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -63,7 +64,16 @@ def permission_registry() -> PermissionRegistry:
 def custom_field_entities() -> EntityRegistry:
     """The entity types that carry custom fields. Domains that opt in register here."""
     registry = EntityRegistry()
-    registry.register("core.customfields", BUILTIN_ENTITIES)
+    registry.register(
+        "core.customers",
+        [
+            CustomFieldEntity("customer", "客户", "Customer", values_in_column(Customer.custom_fields)),
+            CustomFieldEntity("contact", "联系人", "Contact", values_in_column(Contact.custom_fields)),
+        ],
+    )
+    registry.register(
+        "core.customfields", [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact"}]
+    )
     return registry
 
 

@@ -16,10 +16,15 @@ from core.customers.models import Contact, Customer
 from core.customers.permissions import READ, UPDATE
 from core.customers.schemas import ContactCreate, ContactUpdate, ContactView
 from core.customers.views import contact_view
+from core.customfields.service import definitions_for
+from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound
 from core.security.principal import Principal
+
+#: The custom-field entity of contacts (core/customfields).
+ENTITY = "contact"
 
 __all__ = [
     "add",
@@ -84,7 +89,7 @@ async def add(session: AsyncSession, customer: Customer, data: ContactCreate) ->
         phone=data.phone,
         email=data.email,
         is_primary=False,
-        custom_fields=dict(data.custom_fields),
+        custom_fields=validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False),
     )
     session.add(contact)
     await session.flush()
@@ -177,6 +182,9 @@ async def update_contact(
         values["name"] = values["name"].strip()
         if not values["name"]:
             raise Invalid("A name is required.", field="name", code="required")
+    if "custom_fields" in values:
+        changes = validate(await definitions_for(session, ENTITY), values["custom_fields"], partial=True)
+        values["custom_fields"] = merged(contact.custom_fields, changes)
     if "phone" in values:
         values["phone"] = normalized_phone(session, values["phone"], "phone")
     if "email" in values:

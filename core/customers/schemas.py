@@ -146,6 +146,8 @@ class CustomerFilter(msgspec.Struct, kw_only=True):
     kind: str | None = None
     last_contacted_from: datetime | None = None
     last_contacted_to: datetime | None = None
+    #: ``cf.<key>`` / ``cf.<key>__<op>`` query parameters: filters on custom fields.
+    custom: list[tuple[str, str]] = msgspec.field(default_factory=list)
 
 
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -38,6 +38,9 @@ from core.customers.schemas import (
     TransferResult,
 )
 from core.customers.views import contact_view, customer_view
+from core.customfields.query import filter_clauses
+from core.customfields.service import definitions_for
+from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound
@@ -45,6 +48,9 @@ from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.models import Team
 from core.security.principal import Principal
 from core.security.scope import owner_filter
+
+#: The custom-field entity of customers (core/customfields).
+ENTITY = "customer"
 
 __all__ = [
     "create_customer",
@@ -127,7 +133,7 @@ async def create_customer(
         email=email,
         address=data.address,
         id_number=data.id_number,
-        custom_fields=dict(data.custom_fields),
+        custom_fields=validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False),
         last_contacted_at=data.last_contacted_at,
     )
     session.add(customer)
@@ -172,6 +178,9 @@ async def list_customers(
     stmt = _filtered(session, select(Customer), f).where(
         await owner_filter(session, principal, READ, Customer.owner_id)
     )
+    if f.custom:
+        definitions = await definitions_for(session, ENTITY)
+        stmt = stmt.where(*filter_clauses(definitions, Customer.custom_fields, f.custom))
     for attribute, value in (("phone", f.phone), ("email", f.email)):
         if value:
             via_contacts = select(Contact.customer_id).where(
@@ -214,6 +223,9 @@ async def update_customer(
         values["phone"] = normalized_phone(session, values["phone"], "phone")
     if "email" in values:
         values["email"] = check_email(values["email"], "email")
+    if "custom_fields" in values:
+        changes = validate(await definitions_for(session, ENTITY), values["custom_fields"], partial=True)
+        values["custom_fields"] = merged(customer.custom_fields, changes)
     _check_id_number(values.get("kind", customer.kind), values.get("id_number", customer.id_number))
     changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
     if not allow_duplicate and changed.keys() & {"phone", "email", "name", "kind"}:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.customers import contacts, service
@@ -38,6 +39,7 @@ class CustomerController(Controller):
     @get("/", permission="customers.read", summary="List and search customers")
     async def list_customers(
         self,
+        request: Request[Any, Any, Any],
         session: SessionDep,
         principal: PrincipalDep,
         page: PageDep,
@@ -65,6 +67,7 @@ class CustomerController(Controller):
             kind=kind,
             last_contacted_from=last_contacted_from,
             last_contacted_to=last_contacted_to,
+            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
         )
         return await service.list_customers(session, principal, page, filters)
 

@@ -321,6 +321,8 @@ def test_merge_moves_contacts_fills_empty_fields_and_deletes_the_other(
     client: TestClient[Any], owner: dict[str, Any], settings: Settings
 ) -> None:
     headers = owner["headers"]
+    field = {"key": "erp_code", "label": {"en": "ERP code"}, "type": "text"}
+    assert client.post("/api/v1/custom-fields/customer", headers=headers, json=field).status_code == 201
     survivor = _create(client, headers, tags=["vip"], contacts=[{"name": "Ann", "is_primary": True}])
     other = _create(
         client,
