@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.crypto.errors import DecryptionFailed, MasterKeyUnavailable
+from core.kernel.secret import create_secret_file
 from core.kernel.settings import Settings, SettingsError
 
 __all__ = ["KeyProvider", "LocalKeyProvider", "WrappedKey", "build_key_provider", "master_key_id"]
@@ -174,18 +175,8 @@ class LocalKeyProvider:
 
 def _create_key_file(path: Path) -> None:
     """A new key file with one random master key, created with mode 0600 (never wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(_file_body(master_key_id(key), {master_key_id(key): key}), handle)
-    try:
-        os.link(tmp, path)  # appears whole, or not at all if another process was first
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+    create_secret_file(path, json.dumps(_file_body(master_key_id(key), {master_key_id(key): key})))
 
 
 def _file_body(current: str, keys: dict[str, bytes]) -> dict[str, object]:

@@ -1,12 +1,15 @@
-"""The application secret: signs tokens and seals job payloads that carry secrets."""
+"""The application secret: signs tokens and seals job payloads that carry secrets; and the one
+safe way to create a secret file."""
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 
 from core.kernel.settings import Settings
 
-__all__ = ["app_secret"]
+__all__ = ["app_secret", "create_secret_file"]
 
 
 def app_secret(settings: Settings) -> str:
@@ -16,7 +19,22 @@ def app_secret(settings: Settings) -> str:
         return settings.secret_key
     path = settings.data_path("secret.key")
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        create_secret_file(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def create_secret_file(path: Path, content: str) -> None:
+    """Create ``path`` holding ``content`` with mode 0600 (never wider). It appears whole or
+    not at all: when processes race on a fresh install, the first one wins and every one of
+    them then reads the same content (never a half-written or empty file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()

@@ -9,6 +9,7 @@ is AES-GCM ciphertext under a key derived from the application secret.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 
 import msgspec
@@ -35,10 +36,13 @@ class SealedMail(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _cipher(settings: Settings) -> AESGCM:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
-        app_secret(settings).encode()
-    )
-    return AESGCM(key)
+    return _cipher_for(app_secret(settings))
+
+
+@functools.cache
+def _cipher_for(secret: str) -> AESGCM:
+    """Derived once per secret, not for every mail."""
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode()))
 
 
 def seal(settings: Settings, message: Message) -> str:
