@@ -138,7 +138,9 @@ async def _buckets(limiter: RateLimiter, request: Request[Any, Any, Any]) -> lis
         limits = await limiter.tenant_limits(principal.tenant_id)
         return [
             (limits.per_tenant, "tenant", str(principal.tenant_id)),
-            (limits.per_credential, principal.kind, str(principal.actor_id)),
+            # A person's user id is the same in every tenant they belong to: the tenant is part
+            # of the key, so their traffic in one business never throttles them in another.
+            (limits.per_credential, principal.kind, f"{principal.tenant_id}:{principal.actor_id}"),
         ]
     admin_id = getattr(principal, "user_id", None)
     if admin_id is not None:  # a platform admin

@@ -82,6 +82,15 @@ def test_one_credential_over_its_limit_is_refused_and_another_of_the_tenant_is_n
     assert client.get("/api/v1/me", headers=member["headers"]).status_code == 200
 
 
+def test_a_person_in_two_businesses_has_a_credential_limit_in_each(limited: Any) -> None:
+    client = limited(rate_limit_per_credential="3/minute")
+    first = signup(client, company="First")
+    second = signup(client, company="Second", email=first["email"])  # the same account
+
+    assert _until_refused(client, first["headers"]) == 3
+    assert client.get("/api/v1/me", headers=second["headers"]).status_code == 200
+
+
 def test_a_tenant_over_its_limit_is_refused_for_every_credential_and_others_are_not(
     limited: Any, settings: Settings
 ) -> None:
