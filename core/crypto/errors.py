@@ -28,5 +28,10 @@ class DecryptionFailed(RuntimeError):
     altered, or copied from another row or tenant. Never answered with a guess."""
 
 
-class MasterKeyUnavailable(RuntimeError):
-    """A data key is wrapped under a master key the key provider does not hold."""
+class MasterKeyUnavailable(DomainError):
+    """A data key is wrapped under a master key the key provider does not hold: an outage the
+    operator fixes (HUIKE_MASTER_KEY_PREVIOUS), answered as one, not as a crash."""
+
+    status = 503
+    code = "master_key_unavailable"
+    title = "Master key unavailable"

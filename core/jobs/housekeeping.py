@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import msgspec
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from core.events.models import OutboxMessage
 from core.jobs.context import JobContext
 from core.jobs.models import DeadLetter, ProcessedMessage
 from core.jobs.registry import Periodic, job
-from core.jobs.service import enqueue
+from core.jobs.service import enqueue_for_each_tenant
 from core.kernel import idempotency
 from core.kernel.clock import utcnow
-from core.kernel.models import Tenant
-from core.kernel.tenancy import tenant_context
 
 __all__ = ["JOBS", "PERIODIC", "NoPayload"]
 
@@ -37,9 +35,7 @@ async def purge_outbox(ctx: JobContext, _: NoPayload) -> None:
 @job("housekeeping.purge_idempotency_keys", NoPayload, platform=True)
 async def purge_idempotency_keys(ctx: JobContext, _: NoPayload) -> None:
     """Idempotency keys are tenant-owned (under RLS): one tenant job per tenant."""
-    for tenant_id in (await ctx.session.scalars(select(Tenant.id))).all():
-        with tenant_context(tenant_id):
-            await enqueue(ctx.session, purge_tenant_idempotency_keys, NoPayload())
+    await enqueue_for_each_tenant(ctx.session, purge_tenant_idempotency_keys, NoPayload())
 
 
 @job("housekeeping.purge_tenant_idempotency_keys", NoPayload)

@@ -24,6 +24,7 @@ from core.jobs.registry import job
 from core.jobs.service import enqueue
 from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
+from core.kernel.tenancy import peek_tenant_id
 from core.mail.backends import Message
 
 __all__ = ["JOBS", "SealedMail", "open_sealed", "seal", "send_after_commit"]
@@ -61,15 +62,23 @@ def open_sealed(settings: Settings, sealed: str) -> Message:
     return msgspec.json.decode(plain, type=Message)
 
 
-@job("mail.send", SealedMail, platform=True)
-async def send_mail(ctx: JobContext, payload: SealedMail) -> None:
+async def _deliver(ctx: JobContext, payload: SealedMail) -> None:
     """Deliver one message. A failure is retried with backoff, then dead-lettered."""
     await ctx.mailer.send(open_sealed(ctx.settings, payload.sealed))
 
 
+#: Mail of a business (invitations): carries the tenant, so its dead letters name it and its
+#: pending rows go with the tenant.
+send_mail = job("mail.send", SealedMail)(_deliver)
+#: Mail of an account, outside any business (password resets).
+send_account_mail = job("mail.send_account", SealedMail, platform=True)(_deliver)
+
+
 async def send_after_commit(session: AsyncSession, settings: Settings, message: Message) -> None:
-    """Send ``message`` once ``session``'s transaction commits (never if it rolls back)."""
-    await enqueue(session, send_mail, SealedMail(sealed=seal(settings, message)))
+    """Send ``message`` once ``session``'s transaction commits (never if it rolls back), as
+    the tenant's mail when a tenant is in context."""
+    sender = send_mail if peek_tenant_id() is not None else send_account_mail
+    await enqueue(session, sender, SealedMail(sealed=seal(settings, message)))
 
 
-JOBS = [send_mail]
+JOBS = [send_mail, send_account_mail]

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_
 
 from core.jobs.context import JobContext
 from core.jobs.housekeeping import NoPayload
 from core.jobs.registry import Periodic, job
-from core.jobs.service import enqueue
+from core.jobs.service import enqueue_for_each_tenant
 from core.kernel.clock import utcnow
-from core.kernel.models import Tenant
-from core.kernel.tenancy import tenant_context
 from core.security.models import LoginThrottle, PasswordReset, RefreshToken
 
 __all__ = ["JOBS", "PERIODIC"]
@@ -34,9 +32,7 @@ async def purge_expired_credentials(ctx: JobContext, _: NoPayload) -> None:
             or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < now),
         )
     )
-    for tenant_id in (await ctx.session.scalars(select(Tenant.id))).all():
-        with tenant_context(tenant_id):
-            await enqueue(ctx.session, purge_expired_refresh_tokens, NoPayload())
+    await enqueue_for_each_tenant(ctx.session, purge_expired_refresh_tokens, NoPayload())
 
 
 @job("security.purge_expired_refresh_tokens", NoPayload)

@@ -81,3 +81,30 @@ def test_nothing_is_mailed_when_the_invitation_is_refused(settings: Settings) ->
         assert response.status_code == 409
         assert sent_mail(client) == []
     assert [name for name, _ in _payloads(settings) if name == "mail.send"] == []
+
+
+def test_business_mail_carries_its_tenant_and_account_mail_none(
+    client: TestClient[Any], settings: Settings
+) -> None:
+    owner = signup(client)
+    roles = client.get("/api/v1/roles?limit=200", headers=owner["headers"]).json()["items"]
+    role_id = next(r["id"] for r in roles if r["name"] == "viewer")
+    invited = client.post(
+        "/api/v1/invitations", json={"email": unique_email(), "role_id": role_id}, headers=owner["headers"]
+    )
+    assert invited.status_code == 201, invited.text
+    assert client.post("/api/v1/auth/password-reset", json={"email": owner["email"]}).status_code == 202
+    assert len(sent_mail(client)) == 2
+
+    async def read() -> dict[str, str | None]:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                rows = await session.execute(select(OutboxMessage.name, OutboxMessage.tenant_ref))
+                return {
+                    name: None if ref is None else str(ref) for name, ref in rows if name.startswith("mail.")
+                }
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(read()) == {"mail.send": owner["tenant_id"], "mail.send_account": None}
