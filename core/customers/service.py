@@ -45,9 +45,9 @@ from core.events.service import record_event
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
-from core.security.models import Team
 from core.security.principal import Principal
 from core.security.scope import owner_filter
+from core.security.teams import ensure_team_exists
 
 #: The custom-field entity of customers (core/customfields).
 ENTITY = "customer"
@@ -89,11 +89,6 @@ def _check_id_number(kind: str, id_number: str | None) -> None:
         raise Invalid("Only individuals have an ID number.", field="id_number", code="not_for_companies")
 
 
-async def _check_team(session: AsyncSession, team_id: uuid.UUID | None) -> None:
-    if team_id is not None and await session.scalar(select(Team.id).where(Team.id == team_id)) is None:
-        raise Invalid("The team does not exist.", field="team_id", code="unknown_team")
-
-
 async def create_customer(
     session: AsyncSession, principal: Principal, data: CustomerCreate, *, allow_duplicate: bool = False
 ) -> CustomerView:
@@ -107,7 +102,7 @@ async def create_customer(
         raise Invalid("Name the owner (a user id).", field="owner_id", code="required")
     membership = await active_membership(session, principal, owner_id, CREATE, "owner_id")
     team_id = data.team_id if data.team_id is not None else membership.team_id
-    await _check_team(session, team_id)
+    await ensure_team_exists(session, team_id)
     phone = normalized_phone(session, data.phone, "phone")
     email = check_email(data.email, "email")
     contacts = [contact_service.checked(session, c, f"contacts[{i}]") for i, c in enumerate(data.contacts)]
@@ -218,7 +213,7 @@ async def update_customer(
     if "tags" in values:
         values["tags"] = _tags(values["tags"])
     if "team_id" in values:
-        await _check_team(session, values["team_id"])
+        await ensure_team_exists(session, values["team_id"])
     if "phone" in values:
         values["phone"] = normalized_phone(session, values["phone"], "phone")
     if "email" in values:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -21,15 +21,7 @@ __all__ = [
 ]
 
 FieldType = Literal["text", "number", "money", "date", "single_select", "multi_select", "boolean"]
-FIELD_TYPES: tuple[str, ...] = (
-    "text",
-    "number",
-    "money",
-    "date",
-    "single_select",
-    "multi_select",
-    "boolean",
-)
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 SELECT_TYPES = ("single_select", "multi_select")
 Position = Annotated[int, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 

@@ -141,6 +141,3 @@ class JobRegistry:
 
     def handlers_for(self, event_name: str) -> list[Handler[Any]]:
         return [h for h in self.handlers.values() if h.event_type.name == event_name]
-
-    def event_type(self, event_name: str) -> type[DomainEvent] | None:
-        return next((h.event_type for h in self.handlers_for(event_name)), None)

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.concurrency import ensure_version, touch
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
-from core.security.models import Membership, MembershipRole, Role, Team, User
+from core.security.models import Membership, MembershipRole, Role, User
 from core.security.principal import Principal
 from core.security.roles import ensure_not_last_owner, set_membership_roles
 from core.security.scope import owner_filter
+from core.security.teams import ensure_team_exists
 
 READ = "members.read"
 
@@ -151,11 +152,7 @@ async def update_member(
     membership = await _membership(session, membership_id, lock=True)
     ensure_version(membership, expected_version)
     if not isinstance(change.team_id, msgspec.UnsetType):
-        if (
-            change.team_id is not None
-            and await session.scalar(select(Team.id).where(Team.id == change.team_id)) is None
-        ):
-            raise Invalid("The team does not exist.", field="team_id", code="unknown_team")
+        await ensure_team_exists(session, change.team_id)
         membership.team_id = change.team_id
     if not isinstance(change.roles, msgspec.UnsetType):
         await set_membership_roles(session, principal, membership, change.roles)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.security.rbac import Permission
 
-__all__ = ["PERMISSIONS", "ROLE_TEMPLATES"]
+__all__ = ["EVERYONE_READS", "PERMISSIONS", "ROLE_TEMPLATES"]
 
 #: The role templates seeded into every tenant, with a human description.
 ROLE_TEMPLATES: dict[str, str] = {
@@ -18,18 +18,19 @@ ROLE_TEMPLATES: dict[str, str] = {
     "viewer": "Reads what the account holds, changes nothing.",
 }
 
-_EVERYONE_READS = {t: "all" for t in ROLE_TEMPLATES if t != "owner"}
+#: Read access for every role template (owners hold every permission anyway).
+EVERYONE_READS = {t: "all" for t in ROLE_TEMPLATES if t != "owner"}
 
 PERMISSIONS = [
-    Permission("members.read", "See the people of the account and their roles.", _EVERYONE_READS),
+    Permission("members.read", "See the people of the account and their roles.", EVERYONE_READS),
     Permission("members.invite", "Invite people to join the account.", {"admin": "all"}),
     Permission("members.manage", "Change people's roles and teams, or remove them.", {"admin": "all"}),
     Permission("roles.read", "See roles and their permissions.", {"admin": "all", "sales_manager": "all"}),
     Permission("roles.manage", "Create, edit and delete roles.", {"admin": "all"}),
-    Permission("teams.read", "See teams and their managers.", _EVERYONE_READS),
+    Permission("teams.read", "See teams and their managers.", EVERYONE_READS),
     Permission("teams.manage", "Create and edit teams.", {"admin": "all"}),
     Permission("api_keys.manage", "Create and revoke API keys for integrations.", {"admin": "all"}),
-    Permission("tenant.read", "See the account's settings.", _EVERYONE_READS),
+    Permission("tenant.read", "See the account's settings.", EVERYONE_READS),
     Permission("tenant.transfer_ownership", "Give or take the owner role.", {}),
     Permission("tenant.manage", "Change the account's settings, such as requiring 2FA.", {"admin": "all"}),
 ]

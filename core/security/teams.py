@@ -20,6 +20,7 @@ __all__ = [
     "TeamView",
     "create_team",
     "delete_team",
+    "ensure_team_exists",
     "get_team",
     "list_teams",
     "update_team",
@@ -69,6 +70,14 @@ async def get_team(session: AsyncSession, team_id: uuid.UUID) -> TeamView:
 
 async def list_teams(session: AsyncSession, page: PageRequest) -> Page[TeamView]:
     return await paginate(session, select(Team), Team.id, page, team_view, sortable={"name": Team.name})
+
+
+async def ensure_team_exists(
+    session: AsyncSession, team_id: uuid.UUID | None, field: str = "team_id"
+) -> None:
+    """Refuse a reference to a team the business does not have (None means no team)."""
+    if team_id is not None and await session.scalar(select(Team.id).where(Team.id == team_id)) is None:
+        raise Invalid("The team does not exist.", field=field, code="unknown_team")
 
 
 async def _clean_name(session: AsyncSession, name: str, team_id: uuid.UUID | None = None) -> str:
