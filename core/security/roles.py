@@ -123,11 +123,10 @@ async def set_membership_roles(
     roles = list((await session.scalars(select(Role).where(Role.id.in_(wanted)))).all())
     if len(roles) != len(wanted):
         raise Invalid("One of the roles does not exist.", field="roles", code="unknown_role")
-    current = set(
-        await session.scalars(
-            select(MembershipRole.role_id).where(MembershipRole.membership_id == membership.id)
-        )
-    )
+    links = (
+        await session.scalars(select(MembershipRole).where(MembershipRole.membership_id == membership.id))
+    ).all()
+    current = {link.role_id for link in links}
     owner = await owner_role(session, lock=True)
     touches_owner = (owner.id in current) != (owner.id in wanted)
     if principal is not None:
@@ -141,12 +140,16 @@ async def set_membership_roles(
     if owner.id in current and owner.id not in wanted:
         await ensure_not_last_owner(session, membership.id)
     names = {role.id: role.name for role in roles}
-    for link in (
-        await session.scalars(select(MembershipRole).where(MembershipRole.membership_id == membership.id))
-    ).all():
+    dropped = current - set(wanted)
+    if dropped:  # one query for the names of every role taken away
+        rows = await session.execute(select(Role.id, Role.name).where(Role.id.in_(dropped)))
+        names.update({role_id: name for role_id, name in rows})
+    for link in links:
         if link.role_id not in wanted:
             await session.delete(link)
-            await _record_role_change(session, "member.role_unassigned", membership, link.role_id, None)
+            await _record_role_change(
+                session, "member.role_unassigned", membership, link.role_id, names[link.role_id]
+            )
     for role_id in wanted:
         if role_id not in current:
             session.add(MembershipRole(membership_id=membership.id, role_id=role_id))
@@ -156,10 +159,8 @@ async def set_membership_roles(
 
 
 async def _record_role_change(
-    session: AsyncSession, action: str, membership: Membership, role_id: uuid.UUID, name: str | None
+    session: AsyncSession, action: str, membership: Membership, role_id: uuid.UUID, name: str
 ) -> None:
-    if name is None:
-        name = await session.scalar(select(Role.name).where(Role.id == role_id))
     await audit.record(
         session,
         action,
