@@ -202,8 +202,12 @@ def _audit_bulk(state: ORMExecuteState) -> Any:
     if mapper is None or not is_audited(mapper.class_) or state.execution_options.get("audited_by_caller"):
         return None
     tenant_id = peek_tenant_id()
-    if tenant_id is None:  # platform work outside any tenant
-        return None
+    if tenant_id is None:
+        # No chain to write to, and silently skipping would let the write escape the trail.
+        raise RuntimeError(
+            f"bulk {mapper.class_.__name__} statement outside a tenant: run it per tenant, or audit "
+            "it yourself and pass execution_options(audited_by_caller=True)"
+        )
     result = state.invoke_statement()
     verb = "update" if state.is_update else "delete" if state.is_delete else "insert"
     changes: dict[str, Any] = {"rows": getattr(result, "rowcount", None)}
