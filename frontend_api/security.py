@@ -25,7 +25,7 @@ from core.audit import service as audit
 from core.audit.context import ActorType, AuditContext, current_audit_context, set_audit_context
 from core.kernel.errors import Forbidden, Locked, Unauthorized
 from core.kernel.models import TenantStatus
-from core.kernel.tenancy import _current_tenant
+from core.kernel.tenancy import enter_tenant
 from core.security import api_keys
 from core.security.principal import Principal
 from frontend_api.services import Services
@@ -125,7 +125,7 @@ async def _resolve_member(services: Services, token: str) -> Principal:
     claims = services.signer.verify(token, "access")
     tenant_id = uuid.UUID(claims["tid"])
     # The request's task ends with the request, so the context needs no reset.
-    _current_tenant.set(tenant_id)
+    enter_tenant(tenant_id)
     async with services.db.transaction() as session:
         principal = await services.auth.principal_for_access_token(session, claims)
     set_audit_context(current_audit_context().with_actor(ActorType.USER, principal.user_id))
@@ -135,7 +135,7 @@ async def _resolve_member(services: Services, token: str) -> Principal:
 async def _resolve_api_key(services: Services, token: str) -> Principal:
     tenant_id, _ = api_keys.parse_key(token)
     # As for a member: the tenant is in context before the first query.
-    _current_tenant.set(tenant_id)
+    enter_tenant(tenant_id)
     async with services.db.transaction() as session:
         principal = await api_keys.principal_for_api_key(session, token)
         set_audit_context(current_audit_context().with_actor(ActorType.API_KEY, principal.api_key_id))

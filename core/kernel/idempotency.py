@@ -56,7 +56,7 @@ class IdempotencyKey(TenantOwned, Base):
     __audited__: ClassVar[bool] = False  # technical: the request it guards is audited instead
     __table_args__ = (UniqueConstraint("tenant_id", "subject", "key"),)
 
-    #: Who may replay it: ``membership:<id>`` or ``api_key:<id>``.
+    #: Who may replay it: ``user:<id>`` or ``api_key:<id>`` (within the tenant of the row).
     subject: Mapped[str] = mapped_column(String(80))
     key: Mapped[str] = mapped_column(String(255))
     #: SHA-256 of method, path and body: the same key with another request is refused.

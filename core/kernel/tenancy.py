@@ -34,6 +34,8 @@ __all__ = [
     "NoTenantInContext",
     "TenantSession",
     "current_tenant_id",
+    "enter_tenant",
+    "peek_tenant_id",
     "set_rls_user",
     "tenant_context",
 ]
@@ -61,6 +63,13 @@ def current_tenant_id() -> uuid.UUID:
 
 def peek_tenant_id() -> uuid.UUID | None:
     return _current_tenant.get()
+
+
+def enter_tenant(tenant_id: uuid.UUID) -> None:
+    """Set the tenant for the rest of the current task: the API guard does this once the
+    credential names the tenant (a request's task ends with the request). Anywhere else, use
+    :func:`tenant_context`, which restores what was there."""
+    _current_tenant.set(tenant_id)
 
 
 @contextmanager

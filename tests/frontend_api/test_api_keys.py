@@ -293,12 +293,13 @@ def test_a_suspended_tenants_key_reads_but_cannot_write(client: TestClient[Any],
     key = _key(client, owner["headers"], {"roles.read": "all", "roles.manage": "all"})["key"]
 
     async def suspend(db: Database) -> None:
-        async with db.transaction() as session:
-            await session.execute(
-                update(Tenant)
-                .where(Tenant.id == uuid.UUID(owner["tenant_id"]))
-                .values(status=TenantStatus.SUSPENDED, status_reason="unpaid")
-            )
+        with tenant_context(uuid.UUID(owner["tenant_id"])):  # audited in the tenant's own chain
+            async with db.transaction() as session:
+                await session.execute(
+                    update(Tenant)
+                    .where(Tenant.id == uuid.UUID(owner["tenant_id"]))
+                    .values(status=TenantStatus.SUSPENDED, status_reason="unpaid")
+                )
 
     _run(settings, suspend)
     assert client.get("/api/v1/roles", headers=bearer(key)).status_code == 200

@@ -455,7 +455,9 @@ def test_accepting_is_refused_while_the_business_is_suspended(
     owner = signup(client)
     token = _invite_and_get_token(app, client, owner, unique_email())
     tenant_id = uuid.UUID(owner["tenant_id"])
-    _in_tenant(settings, None, update(Tenant).where(Tenant.id == tenant_id).values(status="suspended"))
+    _in_tenant(
+        settings, str(tenant_id), update(Tenant).where(Tenant.id == tenant_id).values(status="suspended")
+    )
     response = _accept(client, token)
     assert response.status_code == 423
     assert response.json()["code"] == "tenant_suspended"

@@ -16,6 +16,7 @@ from core.kernel.database import Database
 from core.kernel.errors import Forbidden
 from core.kernel.models import Tenant, TenantStatus
 from core.kernel.settings import Settings
+from core.kernel.tenancy import tenant_context
 from core.security import two_factor
 from core.security.principal import Principal
 from core.security.two_factor import DisableTwoFactor, EnableTwoFactor
@@ -51,12 +52,13 @@ def _set_tenant_status(settings: Settings, tenant_id: str, status: str) -> None:
     async def run() -> None:
         db = Database(settings.database_url)
         try:
-            async with db.transaction() as session:
-                await session.execute(
-                    update(Tenant)
-                    .where(Tenant.id == uuid.UUID(tenant_id))
-                    .values(status=status, status_reason="unpaid")
-                )
+            with tenant_context(uuid.UUID(tenant_id)):  # audited in the tenant's own chain
+                async with db.transaction() as session:
+                    await session.execute(
+                        update(Tenant)
+                        .where(Tenant.id == uuid.UUID(tenant_id))
+                        .values(status=status, status_reason="unpaid")
+                    )
         finally:
             await db.dispose()
 
