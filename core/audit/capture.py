@@ -203,7 +203,9 @@ def _audit_bulk(state: ORMExecuteState) -> Any:
         return None
     tenant_id = peek_tenant_id()
     if tenant_id is None:
-        # No chain to write to, and silently skipping would let the write escape the trail.
+        if not getattr(mapper.class_, "__tenant_owned__", False):
+            return None  # a platform table (accounts) changed outside any business: no chain
+        # Tenant-owned rows always belong to a chain; skipping would let the write escape it.
         raise RuntimeError(
             f"bulk {mapper.class_.__name__} statement outside a tenant: run it per tenant, or audit "
             "it yourself and pass execution_options(audited_by_caller=True)"

@@ -108,12 +108,18 @@ async def test_a_bulk_statement_is_one_entry_with_sensitive_values_redacted(db: 
 
 
 async def test_a_bulk_statement_outside_any_tenant_cannot_escape_the_trail(db: Database) -> None:
-    await _tenant(db)
+    tenant_id = await _tenant(db)
+    with tenant_context(tenant_id):
+        async with db.transaction() as session:
+            session.add(Team(name="Before"))
     async with db.transaction() as session:
         with pytest.raises(RuntimeError, match="outside a tenant"):
-            await session.execute(update(Tenant).values(name="Renamed everywhere"))
-    async with db.transaction() as session:
-        assert "Renamed everywhere" not in (await session.scalars(select(Tenant.name))).all()
+            await session.execute(
+                update(Team).values(name="Renamed everywhere").execution_options(all_tenants=True)
+            )
+    with tenant_context(tenant_id):
+        async with db.transaction() as session:
+            assert (await session.scalars(select(Team.name))).all() == ["Before"]
 
 
 async def test_each_entry_links_to_the_one_before(db: Database) -> None:
