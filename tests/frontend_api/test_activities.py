@@ -12,9 +12,13 @@ from litestar.testing import TestClient
 
 from core.activities.permissions import PERMISSIONS
 from core.kernel.settings import Settings
+from tests.frontend_api import test_customers as customer_tests
 from tests.frontend_api.test_customers import _create, _events, _raw, _user_id
-from tests.frontend_api.test_customers import owner, sales  # noqa: F401  (fixtures)
 from tests.helpers import add_member, signup
+
+# The customers tests' fixtures: the owner of a business, and a sales team.
+owner = customer_tests.owner
+sales = customer_tests.sales
 
 API = "/api/v1/activities"
 CUSTOMERS = "/api/v1/customers"
@@ -50,7 +54,8 @@ def test_a_call_is_logged_read_changed_and_deleted(client: TestClient[Any], owne
     )
     assert created["customer_id"] == customer["id"]
     assert created["owner_id"] == _user_id(client, headers)
-    assert created["status"] is None and created["overdue"] is False
+    assert created["status"] is None
+    assert created["overdue"] is False
     url = f"{API}/{created['id']}"
     shown = client.get(url, headers=headers)
     assert shown.status_code == 200
@@ -103,13 +108,15 @@ def test_a_task_is_assigned_reminded_completed_and_reopened(
     url = f"{API}/{task['id']}"
     done = client.post(f"{url}/complete", headers={**headers, "If-Match": '"1"'})
     assert done.status_code == 200, done.text
-    assert done.json()["status"] == "done" and done.json()["completed_at"]
+    assert done.json()["status"] == "done"
+    assert done.json()["completed_at"]
     again = client.post(f"{url}/complete", headers=headers)
     assert again.status_code == 409
     assert again.json()["code"] == "task_not_open"
     reopened = client.post(f"{url}/reopen", headers=headers)
     assert reopened.status_code == 200
-    assert reopened.json()["status"] == "open" and reopened.json()["completed_at"] is None
+    assert reopened.json()["status"] == "open"
+    assert reopened.json()["completed_at"] is None
     cancelled = client.patch(url, headers=headers, json={"status": "cancelled"})
     assert cancelled.json()["status"] == "cancelled"
     completed = [p for n, p in _events(settings) if n == "activities.task_completed"]
@@ -203,7 +210,8 @@ def test_lists_filter_by_kind_subject_customer_status_due_overdue_and_mine(
     theirs = client.get(API, headers=colleague["headers"], params={"mine": "true"}).json()["items"]
     assert [item["id"] for item in theirs] == [soon["id"]]
     page = client.get(API, headers=headers, params={"limit": 2, "sort": "-occurred_at"}).json()
-    assert len(page["items"]) == 2 and page["next_cursor"]
+    assert len(page["items"]) == 2
+    assert page["next_cursor"]
 
 
 def test_a_rep_gets_404_on_a_colleagues_customer_and_activities_through_every_route(
@@ -267,7 +275,8 @@ def test_a_manager_sees_the_teams_activities_and_a_support_agent_logs_calls(
     by_rep = _log(client, rep["headers"], customer["id"])
     by_outsider = _log(client, outsider["headers"], elsewhere["id"])
     listed = {a["id"] for a in client.get(API, headers=manager["headers"]).json()["items"]}
-    assert by_rep["id"] in listed and by_outsider["id"] not in listed
+    assert by_rep["id"] in listed
+    assert by_outsider["id"] not in listed
     assert client.get(f"{API}/{by_outsider['id']}", headers=manager["headers"]).status_code == 404
     # A manager may assign a task to a rep of the team, who then sees it.
     task = _task(client, manager["headers"], customer["id"], assignee_id=rep["user_id"])
