@@ -21,7 +21,7 @@ from core.customers.access import active_membership, mark_contacted
 from core.events.service import record_event
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
-from core.kernel.errors import Conflict, Invalid
+from core.kernel.errors import Conflict, Invalid, one_of
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.principal import Principal
 
@@ -48,12 +48,6 @@ SORTABLE = {
     "created_at": Activity.created_at,
     "updated_at": Activity.updated_at,
 }
-
-
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
-    if value not in allowed:
-        raise Invalid(f"Choose one of: {', '.join(allowed)}.", field=field, code="invalid_choice")
-    return value
 
 
 def _only_for_tasks(kind: str, values: dict[str, Any]) -> None:
@@ -94,7 +88,7 @@ async def create_activity(
 ) -> ActivityView:
     """Log an activity or add a task about a subject within the caller's scope. A call,
     meeting, visit or email moves the customer's ``last_contacted_at`` in this transaction."""
-    kind = _choice(data.kind, ActivityKind.ALL, "kind")
+    kind = one_of(data.kind, ActivityKind.ALL, "kind")
     _only_for_tasks(kind, msgspec.structs.asdict(data))
     ref = await subjects.resolve(session, principal, data.subject_type, data.subject_id, CREATE)
     owner_id = data.owner_id or principal.user_id
@@ -119,7 +113,7 @@ async def create_activity(
         await active_membership(session, principal, assignee_id, CREATE, "assignee_id", records="tasks")
         activity.assignee_id = assignee_id
         activity.status = TaskStatus.OPEN
-        activity.priority = _choice(data.priority or Priority.NORMAL, Priority.ALL, "priority")
+        activity.priority = one_of(data.priority or Priority.NORMAL, Priority.ALL, "priority")
         activity.due_at = data.due_at
         activity.remind_at = _remind_at(data.remind_at, data.remind_minutes_before, data.due_at)
     session.add(activity)
@@ -185,9 +179,9 @@ async def _apply_task_fields(
     session: AsyncSession, principal: Principal, activity: Activity, values: dict[str, Any]
 ) -> None:
     if "priority" in values:
-        _choice(values["priority"], Priority.ALL, "priority")
+        one_of(values["priority"], Priority.ALL, "priority")
     if "status" in values:
-        _choice(values["status"], (TaskStatus.CANCELLED,), "status")
+        one_of(values["status"], (TaskStatus.CANCELLED,), "status")
         if activity.status != TaskStatus.OPEN:
             raise Conflict("Only an open task can be cancelled.", field="status", code="task_not_open")
     if "assignee_id" in values and values["assignee_id"] != activity.assignee_id:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.customers import permissions as customer_permissions
 from core.customers.access import contact_customer_in_scope, customer_in_scope
-from core.kernel.errors import Invalid
+from core.kernel.errors import one_of
 from core.security.principal import Principal
 
 __all__ = ["BUILTIN_SUBJECTS", "SubjectRef", "SubjectRegistry", "SubjectResolver"]
@@ -82,14 +82,8 @@ class SubjectRegistry:
             Invalid: ``subject_type`` is not registered (422 naming ``subject_type``).
             NotFound: the subject is missing or out of scope (404 naming ``subject_id``).
         """
-        resolver = self._resolvers.get(subject_type)
-        if resolver is None:
-            raise Invalid(
-                f"Choose one of: {', '.join(sorted(self._resolvers))}.",
-                field="subject_type",
-                code="invalid_choice",
-            )
-        return await resolver(session, principal, subject_id, permission)
+        one_of(subject_type, tuple(sorted(self._resolvers)), "subject_type")
+        return await self._resolvers[subject_type](session, principal, subject_id, permission)
 
 
 async def resolve_customer(
