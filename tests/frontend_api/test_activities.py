@@ -368,3 +368,21 @@ def test_activity_changes_are_audited_with_notes_redacted(
     assert {"create", "update", "delete"} <= actions
     assert "13800138000" not in repr(entries)
     assert "Send the quote" not in repr(entries)
+
+
+def test_moving_an_activity_to_another_subject_follows_its_customer(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    headers = owner["headers"]
+    first = _create(client, headers, name="First")
+    second = _create(client, headers, name="Second", contacts=[{"name": "Ann"}])
+    note = _log(client, headers, first["id"], kind="note")
+    url = f"{API}/{note['id']}"
+    moved = client.patch(
+        url, headers=headers, json={"subject_type": "contact", "subject_id": second["contacts"][0]["id"]}
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["customer_id"] == second["id"]
+    unknown = client.patch(url, headers=headers, json={"subject_type": "planet"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "subject_type"
