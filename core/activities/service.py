@@ -62,6 +62,13 @@ def _only_for_tasks(kind: str, values: dict[str, Any]) -> None:
             raise Invalid("Only tasks have this field.", field=field, code="only_for_tasks")
 
 
+def _subject_line(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise Invalid("A subject line is required.", field="subject", code="required")
+    return value
+
+
 def _remind_at(
     remind_at: datetime | None, minutes_before: int | None, due_at: datetime | None
 ) -> datetime | None:
@@ -102,7 +109,7 @@ async def create_activity(
         customer_id=ref.customer_id,
         owner_id=owner_id,
         team_id=owner.team_id,
-        subject=data.subject.strip() or data.subject,
+        subject=_subject_line(data.subject),
         body=data.body,
         occurred_at=data.occurred_at or utcnow(),
         duration_minutes=data.duration_minutes,
@@ -211,6 +218,8 @@ async def update_activity(
     ensure_version(activity, expected_version)
     values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
     _only_for_tasks(activity.kind, values)
+    if "subject" in values:
+        values["subject"] = _subject_line(values["subject"])
     if values.keys() & {"subject_type", "subject_id"}:
         subject_type = values.get("subject_type", activity.subject_type)
         subject_id = values.get("subject_id", activity.subject_id)

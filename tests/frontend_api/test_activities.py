@@ -145,6 +145,7 @@ def test_moving_a_tasks_due_time_arms_its_reminder_again(
     [
         ({"subject_type": "planet"}, "subject_type", 422),
         ({"kind": "party"}, "kind", 422),
+        ({"subject": "   "}, "subject", 422),
         ({"due_at": "2030-01-01T00:00:00+00:00"}, "due_at", 422),
         ({"kind": "task", "occurred_at": "2030-01-01T00:00:00+00:00"}, "occurred_at", 422),
         ({"kind": "task", "priority": "urgent"}, "priority", 422),
