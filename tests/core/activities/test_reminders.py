@@ -3,6 +3,7 @@ language, through the mail job; on the in-process worker and on the real Redis b
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import select, update
 
 from core.activities.models import Activity
 from core.activities.reminders import send_due_reminders
+from core.crypto.keyring import open_database
 from core.events.service import record_job
 from core.jobs.runtime import JobRuntime
 from core.kernel.database import Database
@@ -135,3 +137,20 @@ async def test_a_reminder_claimed_by_another_run_is_not_sent_again(
             assert await send_due_reminders(session, settings) == 1
         async with db.transaction() as session:
             assert await send_due_reminders(session, settings) == 0
+
+
+async def test_two_runs_racing_send_each_reminder_once(
+    tasks: dict[str, Any], settings: Settings, db: Database
+) -> None:
+    other_db = open_database(settings)
+
+    async def run(database: Database) -> int:
+        with tenant_context(uuid.UUID(tasks["owner"]["tenant_id"])):
+            async with database.transaction() as session:
+                return await send_due_reminders(session, settings)
+
+    try:
+        sent = await asyncio.gather(run(db), run(other_db))
+    finally:
+        await other_db.dispose()
+    assert sorted(sent) == [0, 1]
