@@ -17,7 +17,6 @@ from core.customers import permissions as customer_permissions
 from core.customers.events import (
     ContactCreated,
     CustomerCreated,
-    CustomerMerged,
     CustomerTransferred,
     CustomerUpdated,
 )
@@ -108,7 +107,7 @@ def timeline_events() -> list[TimelineEvent]:
         TimelineEvent(CustomerCreated),
         TimelineEvent(CustomerUpdated),
         TimelineEvent(CustomerTransferred),
-        TimelineEvent(CustomerMerged, customer_field="survivor_id", ref="merged"),
+        activity_timeline.MERGED,
         TimelineEvent(ContactCreated, ref="contact"),
     ]
 

@@ -103,6 +103,7 @@ class TimelineEntry(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "event_id"),
         Index("ix_timeline_entries_tenant_id_customer_id", "tenant_id", "customer_id", "occurred_at"),
+        Index("ix_timeline_entries_tenant_id_ref", "tenant_id", "ref_type", "ref_id"),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column()

@@ -43,7 +43,7 @@ from core.kernel.tenancy import current_tenant_id
 from core.kernel.upsert import insert_for
 from core.security.principal import Principal
 
-__all__ = ["HANDLERS", "TimelineEvent", "customer_timeline", "timeline_handlers"]
+__all__ = ["HANDLERS", "MERGED", "TimelineEvent", "customer_timeline", "timeline_handlers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,21 +87,49 @@ def timeline_handlers(events: Iterable[TimelineEvent]) -> list[Handler[Any]]:
 
 def _entry_writer(spec: TimelineEvent) -> Handler[Any]:
     async def write_entry(ctx: JobContext, event: DomainEvent) -> None:
-        values = spec.entry_values(event, ctx.message_id)
-        if values is None:
-            return
-        await ctx.session.execute(
-            insert_for(ctx.session, TimelineEntry)
-            .values(tenant_id=ctx.tenant_id, **values)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
-        )
+        await _write_entry(ctx, spec, event)
 
     return handler(spec.event_type, name=f"activities.timeline.{spec.event_type.name}")(write_entry)
 
 
+async def _write_entry(ctx: JobContext, spec: TimelineEvent, event: DomainEvent) -> None:
+    values = spec.entry_values(event, ctx.message_id)
+    if values is None:
+        return
+    values["customer_id"] = await _survivor(ctx.session, values["customer_id"])
+    await ctx.session.execute(
+        insert_for(ctx.session, TimelineEntry)
+        .values(tenant_id=ctx.tenant_id, **values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+    )
+
+
+async def _survivor(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID:
+    """The customer ``customer_id`` was merged into (through every later merge), or itself:
+    an event about a merged customer handled after the merge lands on the survivor."""
+    for _ in range(_MAX_MERGE_HOPS):
+        survivor = await session.scalar(
+            select(TimelineEntry.customer_id).where(
+                TimelineEntry.ref_type == MERGED.ref, TimelineEntry.ref_id == customer_id
+            )
+        )
+        if survivor is None or survivor == customer_id:
+            return customer_id
+        customer_id = survivor
+    return customer_id
+
+
+#: The merge's own timeline entry, on the survivor; it also records where the merged id went.
+MERGED = TimelineEvent(CustomerMerged, customer_field="survivor_id", ref="merged")
+_MAX_MERGE_HOPS = 20
+
+
 @handler(CustomerMerged, name="activities.customer_merged")
 async def move_merged_history(ctx: JobContext, event: CustomerMerged) -> None:
-    """The merged customer's activities and timeline entries now belong to the survivor."""
+    """The merged customer's activities and timeline entries now belong to the survivor; the
+    merge's entry is written in the same transaction (its own handler then adds nothing), so
+    an entry about the merged id written later follows it to the survivor."""
+    await _write_entry(ctx, MERGED, event)
     session, merged, survivor = ctx.session, event.merged_id, event.survivor_id
     await session.execute(
         update(Activity)

@@ -104,6 +104,9 @@ def upgrade() -> None:
             ["tenant_id", "customer_id", "occurred_at"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_timeline_entries_tenant_id_ref", ["tenant_id", "ref_type", "ref_id"], unique=False
+        )
     enable_tenant_rls("timeline_entries")
 
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.activities.models import TimelineEntry
 from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRef, SubjectRegistry
-from core.activities.timeline import TimelineEvent, timeline_handlers
+from core.activities.timeline import HANDLERS, MERGED, TimelineEvent, timeline_handlers
+from core.customers.events import CustomerMerged
 from core.events.schemas import DomainEvent
 from core.events.service import record_event
 from core.jobs.registry import JobRegistry
@@ -130,3 +131,44 @@ async def test_a_listed_event_adds_an_entry_to_its_customers_timeline(
     assert entry.event_id == event_id
     assert entry.occurred_at == id_time(event_id)
     assert entry.data["order_id"] == str(order_id)
+
+
+async def _deliver(settings: Settings, db: Database, tenant_id: uuid.UUID, *events: DomainEvent) -> None:
+    """Record each event and run its handlers before the next one."""
+    registry = JobRegistry()
+    registry.add_handlers([*HANDLERS, *timeline_handlers([MERGED, TimelineEvent(OrderPlaced, ref="order")])])
+    runtime = JobRuntime(settings, db, registry, MemoryMailer())
+    await runtime.start(worker=True, relay=False, scheduler=False)
+    try:
+        for event in events:
+            with tenant_context(tenant_id):
+                async with db.transaction() as session:
+                    await record_event(session, event)
+            await runtime.drain()
+    finally:
+        await runtime.stop()
+
+
+@pytest.mark.anyio
+async def test_an_event_about_a_merged_customer_handled_after_the_merge_lands_on_the_survivor(
+    settings: Settings, db: Database
+) -> None:
+    tenant_id = await new_tenant(db)
+    first, second, third = new_id(), new_id(), new_id()
+    await _deliver(
+        settings,
+        db,
+        tenant_id,
+        CustomerMerged(survivor_id=second, merged_id=first, moved_contact_ids=[]),
+        CustomerMerged(survivor_id=third, merged_id=second, moved_contact_ids=[]),
+        OrderPlaced(order_id=new_id(), customer_id=first, actor_id=new_id()),
+    )
+
+    with tenant_context(tenant_id):
+        async with db.transaction() as session:
+            entries = (await session.scalars(select(TimelineEntry).order_by(TimelineEntry.id))).all()
+    assert [(e.event, e.customer_id) for e in entries] == [
+        ("customers.merged", third),
+        ("customers.merged", third),
+        ("tests.order_placed", third),
+    ]
