@@ -5,10 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.activities import permissions as activity_permissions
+from core.activities import reminders as activity_reminders
+from core.activities import timeline as activity_timeline
+from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRegistry
+from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
 from core.customers import permissions as customer_permissions
+from core.customers.events import (
+    ContactCreated,
+    CustomerCreated,
+    CustomerTransferred,
+    CustomerUpdated,
+)
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
@@ -30,10 +41,12 @@ from frontend_api.ratelimit import RateLimiter
 
 __all__ = [
     "Services",
+    "activity_subjects",
     "build_services",
     "custom_field_entities",
     "job_registry",
     "permission_registry",
+    "timeline_events",
 ]
 
 
@@ -48,6 +61,7 @@ class Services:
     jobs: JobRegistry
     rate_limiter: RateLimiter
     custom_fields: EntityRegistry
+    activity_subjects: SubjectRegistry
 
 
 def permission_registry() -> PermissionRegistry:
@@ -58,6 +72,7 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.sales", sales_permissions.PERMISSIONS)
     registry.register("core.customfields", custom_field_permissions.PERMISSIONS)
     registry.register("core.customers", customer_permissions.PERMISSIONS)
+    registry.register("core.activities", activity_permissions.PERMISSIONS)
     return registry
 
 
@@ -77,11 +92,40 @@ def custom_field_entities() -> EntityRegistry:
     return registry
 
 
+def activity_subjects() -> SubjectRegistry:
+    """What activities can be about. Each domain registers a resolver for its subject type
+    (``core/activities/subjects.py``): leads and opportunities add theirs here."""
+    registry = SubjectRegistry()
+    registry.register("core.customers", BUILTIN_SUBJECTS)
+    return registry
+
+
+def timeline_events() -> list[TimelineEvent]:
+    """The events that add an entry to their customer's timeline (``core/activities/timeline.py``).
+    Other domains (orders, tickets) list theirs here."""
+    return [
+        TimelineEvent(CustomerCreated),
+        TimelineEvent(CustomerUpdated),
+        TimelineEvent(CustomerTransferred),
+        activity_timeline.MERGED,
+        TimelineEvent(ContactCreated, ref="contact"),
+    ]
+
+
 def job_registry() -> JobRegistry:
     """Every package's jobs, event handlers and periodic jobs. New domains register here."""
     registry = JobRegistry()
-    registry.add_jobs([*housekeeping.JOBS, *identity_jobs.JOBS, *mail_jobs.JOBS, *crypto_jobs.JOBS])
-    registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC])
+    registry.add_jobs(
+        [
+            *housekeeping.JOBS,
+            *identity_jobs.JOBS,
+            *mail_jobs.JOBS,
+            *crypto_jobs.JOBS,
+            *activity_reminders.JOBS,
+        ]
+    )
+    registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
+    registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC, *activity_reminders.PERIODIC])
     return registry
 
 
@@ -110,4 +154,5 @@ def build_services(
         jobs=jobs or job_registry(),
         rate_limiter=RateLimiter.from_settings(settings),
         custom_fields=custom_field_entities(),
+        activity_subjects=activity_subjects(),
     )

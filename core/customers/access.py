@@ -4,20 +4,29 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, text, type_coerce
+from sqlalchemy import ColumnElement, or_, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto.codec import normalize
 from core.crypto.keyring import keyring_of
-from core.customers.models import Customer
+from core.customers.models import Contact, Customer
 from core.kernel.errors import Forbidden, Invalid, NotFound
 from core.security.models import Membership
 from core.security.principal import Principal
 from core.security.scope import owner_filter, visible_owner_ids
 
-__all__ = ["active_membership", "check_email", "customer_in_scope", "has_tag", "normalized_phone"]
+__all__ = [
+    "active_membership",
+    "check_email",
+    "contact_customer_in_scope",
+    "customer_in_scope",
+    "has_tag",
+    "mark_contacted",
+    "normalized_phone",
+]
 
 
 async def customer_in_scope(
@@ -41,11 +50,49 @@ async def customer_in_scope(
     return customer
 
 
+async def contact_customer_in_scope(
+    session: AsyncSession, principal: Principal, contact_id: uuid.UUID, permission: str, *, field: str
+) -> Customer:
+    """The customer of contact ``contact_id``, if within the caller's scope of ``permission``;
+    otherwise (or when no such contact exists) not found, naming ``field``."""
+    stmt = (
+        select(Customer)
+        .join(Contact, (Contact.tenant_id == Customer.tenant_id) & (Contact.customer_id == Customer.id))
+        .where(
+            Contact.id == contact_id, await owner_filter(session, principal, permission, Customer.owner_id)
+        )
+    )
+    customer = await session.scalar(stmt)
+    if customer is None:
+        raise NotFound("The contact does not exist.", field=field)
+    return customer
+
+
+async def mark_contacted(session: AsyncSession, customer_id: uuid.UUID, at: datetime) -> bool:
+    """Move the customer's ``last_contacted_at`` up to ``at`` (never back), in one conditional
+    UPDATE, so two activities logged at once cannot lower it. True when it moved."""
+    result = await session.execute(
+        update(Customer)
+        .where(
+            Customer.id == customer_id,
+            or_(Customer.last_contacted_at.is_(None), Customer.last_contacted_at < at),
+        )
+        .values(last_contacted_at=at, version=Customer.version + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def active_membership(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, permission: str, field: str
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    permission: str,
+    field: str,
+    *,
+    records: str = "customers",
 ) -> Membership:
     """The membership of ``user_id``, who must be an active member the caller may assign
-    records to under ``permission`` (a rep: only themselves; a manager: their team)."""
+    ``records`` to under ``permission`` (a rep: only themselves; a manager: their team)."""
     membership = await session.scalar(
         select(Membership).where(Membership.user_id == user_id, Membership.is_active.is_(True))
     )
@@ -56,7 +103,7 @@ async def active_membership(
     visible = await visible_owner_ids(session, principal, permission)
     if visible is not None and user_id not in visible:
         raise Forbidden(
-            "You may only assign customers to people within your scope.",
+            f"You may only assign {records} to people within your scope.",
             field=field,
             code="owner_out_of_scope",
         )

@@ -43,7 +43,7 @@ from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.concurrency import ensure_version
-from core.kernel.errors import Invalid, NotFound
+from core.kernel.errors import Invalid, NotFound, one_of
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.security.principal import Principal
 from core.security.scope import owner_filter
@@ -67,12 +67,6 @@ FILLABLE = ("level", "source", "industry", "phone", "email", "address", "id_numb
 SORTABLE = {"name": Customer.name, "created_at": Customer.created_at, "updated_at": Customer.updated_at}
 
 
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
-    if value not in allowed:
-        raise Invalid(f"Choose one of: {', '.join(allowed)}.", field=field, code="invalid_choice")
-    return value
-
-
 def _name(value: str) -> str:
     value = value.strip()
     if not value:
@@ -93,8 +87,8 @@ async def create_customer(
     session: AsyncSession, principal: Principal, data: CustomerCreate, *, allow_duplicate: bool = False
 ) -> CustomerView:
     """Add a customer (and its first contacts), owned by ``owner_id`` or the caller."""
-    kind = _choice(data.kind, CustomerKind.ALL, "kind")
-    stage = _choice(data.stage, LifecycleStage.ALL, "stage")
+    kind = one_of(data.kind, CustomerKind.ALL, "kind")
+    stage = one_of(data.stage, LifecycleStage.ALL, "stage")
     name = _name(data.name)
     _check_id_number(kind, data.id_number)
     owner_id = data.owner_id or principal.user_id
@@ -205,9 +199,9 @@ async def update_customer(
     ensure_version(customer, expected_version)
     values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
     if "kind" in values:
-        _choice(values["kind"], CustomerKind.ALL, "kind")
+        one_of(values["kind"], CustomerKind.ALL, "kind")
     if "stage" in values:
-        _choice(values["stage"], LifecycleStage.ALL, "stage")
+        one_of(values["stage"], LifecycleStage.ALL, "stage")
     if "name" in values:
         values["name"] = _name(values["name"])
     if "tags" in values:

@@ -17,6 +17,7 @@ __all__ = [
     "PreconditionFailed",
     "TooManyRequests",
     "Unauthorized",
+    "one_of",
 ]
 
 
@@ -110,3 +111,10 @@ class TooManyRequests(DomainError):
     status = 429
     code = "too_many_requests"
     title = "Too many requests"
+
+
+def one_of(value: str, allowed: tuple[str, ...], field: str) -> str:
+    """``value`` when it is one of ``allowed``; otherwise 422 ``invalid_choice`` naming ``field``."""
+    if value not in allowed:
+        raise Invalid(f"Choose one of: {', '.join(allowed)}.", field=field, code="invalid_choice")
+    return value

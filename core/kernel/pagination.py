@@ -23,7 +23,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.kernel.errors import Invalid
 
-__all__ = ["MAX_LIMIT", "Page", "PageRequest", "paginate"]
+__all__ = ["MAX_LIMIT", "Page", "PageRequest", "decode_cursor", "encode_cursor", "paginate"]
 
 MAX_LIMIT = 200
 T = TypeVar("T")
@@ -55,11 +55,13 @@ class PageRequest:
         return limit
 
 
-def _encode(values: Sequence[Any]) -> str:
+def encode_cursor(values: Sequence[Any]) -> str:
+    """The opaque cursor for a page that ends at ``values`` (sort key, id)."""
     return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> list[Any]:
+def decode_cursor(cursor: str) -> list[Any]:
+    """The (sort key, id) a cursor of :func:`encode_cursor` holds; 422 for any other text."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = msgspec.json.decode(raw, type=list[Any])
@@ -84,7 +86,7 @@ async def paginate(
     limit = page.checked_limit()
     sort_column, descending = _sort_column(page.sort, id_column, sortable or {})
     if page.cursor:
-        after_value, after_id = _decode(page.cursor)
+        after_value, after_id = decode_cursor(page.cursor)
         try:
             after_key = _coerce(sort_column, after_value)
             after_uuid = uuid.UUID(str(after_id))
@@ -110,7 +112,9 @@ async def paginate(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode([_plain(getattr(last, sort_column.key)), str(getattr(last, id_column.key))])
+        next_cursor = encode_cursor(
+            [_plain(getattr(last, sort_column.key)), str(getattr(last, id_column.key))]
+        )
     return Page(items=[to_item(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import core.activities.models
 import core.audit.models
 import core.crypto.models
 import core.customers.models

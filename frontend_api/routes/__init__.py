@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from frontend_api.routes.activities import ActivityController, TimelineController
 from frontend_api.routes.api_keys import ApiKeyController
 from frontend_api.routes.audit import AuditController
 from frontend_api.routes.auth import AuthController
@@ -45,6 +46,8 @@ ROUTES: list[Any] = [
     CustomFieldController,
     CustomerController,
     ContactController,
+    ActivityController,
+    TimelineController,
     platform_token,
     PlatformController,
     DeadLetterController,

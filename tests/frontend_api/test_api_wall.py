@@ -31,7 +31,13 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
         json={"kind": "company", "name": "A customer", "contacts": [{"name": "A contact"}]},
     ).json()
     contact = customer["contacts"][0]
+    activity = client.post(
+        "/api/v1/activities",
+        headers=headers,
+        json={"kind": "task", "subject_type": "customer", "subject_id": customer["id"], "subject": "A task"},
+    ).json()
     ids = {a["tenant_id"], member["member_id"], team["id"], role["id"], customer["id"], contact["id"]}
+    ids.add(activity["id"])
     for listing in (
         "/api/v1/roles",
         "/api/v1/members",
@@ -40,6 +46,7 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
         "/api/v1/invitations",
         "/api/v1/pipelines",
         "/api/v1/customers",
+        "/api/v1/activities",
     ):
         response = client.get(f"{listing}?limit=200", headers=headers)
         if response.status_code == 200:

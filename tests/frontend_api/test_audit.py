@@ -438,6 +438,9 @@ def test_custom_field_changes_are_recorded_with_the_actor_and_the_diff(client: T
 
 
 _PIPELINES_AUDIT = "tests/frontend_api/test_pipelines.py::test_every_pipeline_change_is_in_the_audit_log"
+ACTIVITIES_AUDIT = (
+    "tests/frontend_api/test_activities.py::test_activity_changes_are_audited_with_notes_redacted"
+)
 CUSTOMERS_AUDIT = (
     "tests/frontend_api/test_customers.py::test_customer_changes_are_audited_with_personal_data_redacted"
 )
@@ -540,6 +543,11 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/customers/{customer_id}/contacts"): CUSTOMERS_AUDIT,
     ("patch", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
     ("delete", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
+    ("post", "/api/v1/activities"): ACTIVITIES_AUDIT,
+    ("patch", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,
+    ("delete", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,
+    ("post", "/api/v1/activities/{activity_id}/complete"): ACTIVITIES_AUDIT,
+    ("post", "/api/v1/activities/{activity_id}/reopen"): ACTIVITIES_AUDIT,
 }
 
 

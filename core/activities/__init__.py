@@ -1,0 +1,2 @@
+"""Activities (calls, meetings, visits, notes, emails, tasks), task reminders and the customer
+timeline."""
