@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install demo serve migrate test lint format bench lock clean
+.PHONY: install demo serve migrate test lint format bench bench-crm lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ format: install
 
 bench: install         ## benchmarks: figures as ratios to a baseline measured in the same run
 	$(BIN)/python -m tests.benchmarks
+
+bench-crm: install     ## 100 tenants, one with 1,000,000 customers (PostgreSQL: set HUIKE_BENCH_*_URL)
+	$(BIN)/python -m tests.benchmarks.crm
 
 lock: install          ## refresh constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^huike' > constraints.txt

@@ -166,15 +166,16 @@ def _open(target: Any, keys: Iterable[str] | None) -> None:
     fields = [f for f in encrypted_fields(type(target)) if keys is None or f.key in keys]
     state = attributes.instance_state(target)
     session = state.session
+    tenant_keys = None
     for f in fields:
         raw = state.dict.get(f.key)
         if not isinstance(raw, bytes):
             continue
         if session is None:
             raise RuntimeError("an encrypted value was loaded outside a session")
-        pair = session_keys(session, session.connection(), target.tenant_id).for_reading(
-            ciphertext_version(raw)
-        )
+        if tenant_keys is None:  # once per row: asking the session for its connection is not free
+            tenant_keys = session_keys(session, session.connection(), target.tenant_id)
+        pair = tenant_keys.for_reading(ciphertext_version(raw))
         attributes.set_committed_value(target, f.key, decrypt(pair.data, raw, _place(target, f)))
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto.fields import matches
@@ -172,11 +172,13 @@ async def list_customers(
         stmt = stmt.where(*filter_clauses(definitions, Customer.custom_fields, f.custom))
     for attribute, value in (("phone", f.phone), ("email", f.email)):
         if value:
-            via_contacts = select(Contact.customer_id).where(
-                await matches(session, getattr(Contact, attribute), value)
+            # One id set from two index lookups: an OR across the two tables would make
+            # PostgreSQL scan every customer of the tenant.
+            found = union(
+                select(Customer.id).where(await matches(session, getattr(Customer, attribute), value)),
+                select(Contact.customer_id).where(await matches(session, getattr(Contact, attribute), value)),
             )
-            own = await matches(session, getattr(Customer, attribute), value)
-            stmt = stmt.where(own | Customer.id.in_(via_contacts))
+            stmt = stmt.where(Customer.id.in_(found))
     return await paginate(
         session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
     )
