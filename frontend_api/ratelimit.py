@@ -82,6 +82,7 @@ class RateLimiter:
         *,
         enabled: bool = True,
         tenant_limits: TenantLimits | None = None,
+        per_route: dict[str, RateLimitItem | None] | None = None,
     ) -> None:
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
@@ -89,6 +90,9 @@ class RateLimiter:
         self.per_ip = per_ip
         self.enabled = enabled
         self.tenant_limits = tenant_limits or self._same_for_every_tenant
+        #: Extra limits a route opts into with ``opt={"rate_limit": "<name>"}``, counted per
+        #: client IP and path (a public form's path names the form).
+        self.per_route = per_route or {}
 
     @classmethod
     def from_settings(cls, settings: Settings, tenant_limits: TenantLimits | None = None) -> RateLimiter:
@@ -102,6 +106,7 @@ class RateLimiter:
             _item("rate_limit_per_ip", settings.rate_limit_per_ip),
             enabled=settings.rate_limit_enabled,
             tenant_limits=tenant_limits,
+            per_route={"lead_form": _item("rate_limit_lead_form", settings.rate_limit_lead_form)},
         )
 
     async def _same_for_every_tenant(self, tenant_id: uuid.UUID) -> Limits:
@@ -145,7 +150,12 @@ async def _buckets(limiter: RateLimiter, request: Request[Any, Any, Any]) -> lis
     admin_id = getattr(principal, "user_id", None)
     if admin_id is not None:  # a platform admin
         return [(limiter.defaults.per_credential, "platform", str(admin_id))]
-    return [(limiter.per_ip, "ip", request.client.host if request.client else "unknown")]
+    ip = request.client.host if request.client else "unknown"
+    buckets: list[Bucket] = [(limiter.per_ip, "ip", ip)]
+    named = request.route_handler.opt.get("rate_limit")
+    if isinstance(named, str):
+        buckets.append((limiter.per_route.get(named), named, f"{ip}:{request.url.path}"))
+    return buckets
 
 
 async def enforce_rate_limit(request: Request[Any, Any, Any]) -> None:

@@ -28,6 +28,10 @@ from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
 from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
+from core.leads import permissions as lead_permissions
+from core.leads import service as lead_service
+from core.leads.events import LeadConverted
+from core.leads.models import Lead
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
 from core.sales import permissions as sales_permissions
@@ -73,6 +77,7 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.customfields", custom_field_permissions.PERMISSIONS)
     registry.register("core.customers", customer_permissions.PERMISSIONS)
     registry.register("core.activities", activity_permissions.PERMISSIONS)
+    registry.register("core.leads", lead_permissions.PERMISSIONS)
     return registry
 
 
@@ -87,7 +92,10 @@ def custom_field_entities() -> EntityRegistry:
         ],
     )
     registry.register(
-        "core.customfields", [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact"}]
+        "core.leads", [CustomFieldEntity("lead", "线索", "Lead", values_in_column(Lead.custom_fields))]
+    )
+    registry.register(
+        "core.customfields", [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact", "lead"}]
     )
     return registry
 
@@ -97,6 +105,7 @@ def activity_subjects() -> SubjectRegistry:
     (``core/activities/subjects.py``): leads and opportunities add theirs here."""
     registry = SubjectRegistry()
     registry.register("core.customers", BUILTIN_SUBJECTS)
+    registry.register("core.leads", {"lead": lead_service.lead_subject})
     return registry
 
 
@@ -109,6 +118,7 @@ def timeline_events() -> list[TimelineEvent]:
         TimelineEvent(CustomerTransferred),
         activity_timeline.MERGED,
         TimelineEvent(ContactCreated, ref="contact"),
+        TimelineEvent(LeadConverted, ref="lead"),
     ]
 
 

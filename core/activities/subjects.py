@@ -36,8 +36,9 @@ __all__ = ["BUILTIN_SUBJECTS", "SubjectRef", "SubjectRegistry", "SubjectResolver
 class SubjectRef:
     #: The customer the subject belongs to: drives the timeline and ``last_contacted_at``.
     customer_id: uuid.UUID | None
-    #: Who owns the subject (the rep of the customer, lead or opportunity).
-    owner_id: uuid.UUID
+    #: Who owns the subject (the rep of the customer, lead or opportunity); None while nobody
+    #: does (an unassigned lead).
+    owner_id: uuid.UUID | None
 
 
 #: ``await resolver(session, principal, subject_id, permission)``.

@@ -93,6 +93,8 @@ class Settings:
     rate_limit_per_credential: str = "1200/minute"
     #: Requests from one client IP to the routes that take no credential (sign-in, signup...).
     rate_limit_per_ip: str = "300/minute"
+    #: Submissions from one client IP to one public lead form (on top of the per-IP limit).
+    rate_limit_lead_form: str = "10/minute"
     log_level: str = "INFO"
     #: Log as JSON lines (``true``) or as plain text.
     log_json: bool = True

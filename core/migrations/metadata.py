@@ -10,6 +10,7 @@ import core.customfields.models
 import core.events.models
 import core.jobs.models
 import core.kernel.idempotency
+import core.leads.models
 import core.sales.models
 import core.security.models  # noqa: F401
 from core.kernel.models import Base

@@ -13,6 +13,12 @@ from frontend_api.routes.customers import ContactController, CustomerController
 from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
 from frontend_api.routes.invitations import InvitationController
+from frontend_api.routes.leads import (
+    LeadAssignmentRuleController,
+    LeadController,
+    LeadFormController,
+    submit_lead_form,
+)
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
 from frontend_api.routes.password_reset import PasswordResetController
@@ -48,6 +54,10 @@ ROUTES: list[Any] = [
     ContactController,
     ActivityController,
     TimelineController,
+    LeadController,
+    LeadFormController,
+    LeadAssignmentRuleController,
+    submit_lead_form,
     platform_token,
     PlatformController,
     DeadLetterController,

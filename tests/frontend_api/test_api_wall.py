@@ -7,16 +7,27 @@ soon as it exists: tenant B tries every id tenant A has, on every method, and ne
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
+import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
+from frontend_api.app import create_app
 from tests.helpers import add_member, signup
 
 MISSING = "01234567-89ab-7def-8123-456789abcdef"
 _PARAM = re.compile(r"\{[^}]+\}")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    """The walk sends thousands of requests with one credential: no rate limit here (the
+    limits have their own tests)."""
+    return create_app(dataclasses.replace(settings, rate_limit_enabled=False))
 
 
 def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str, Any], set[str]]:
@@ -38,6 +49,10 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
     ).json()
     ids = {a["tenant_id"], member["member_id"], team["id"], role["id"], customer["id"], contact["id"]}
     ids.add(activity["id"])
+    ids.add(client.post("/api/v1/leads", headers=headers, json={"name": "A lead"}).json()["id"])
+    ids.add(client.post("/api/v1/lead-forms", headers=headers, json={"name": "A form"}).json()["id"])
+    rule = {"name": "A rule", "strategy": "round_robin", "team_id": team["id"]}
+    ids.add(client.post("/api/v1/lead-assignment-rules", headers=headers, json=rule).json()["id"])
     for listing in (
         "/api/v1/roles",
         "/api/v1/members",

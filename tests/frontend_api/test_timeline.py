@@ -189,3 +189,40 @@ def test_a_rep_gets_404_on_a_colleagues_timeline_and_another_tenant_too(
     # Without activities.read (a viewer) the timeline shows the events only.
     viewer = add_member(client, settings, owner["tenant_id"], "viewer")
     assert {kind for kind, _ in _lines(_timeline(client, viewer["headers"], mine["id"]))} == {"event"}
+
+
+def test_activities_about_a_lead_and_its_conversion_reach_the_customers_timeline(
+    client: TestClient[Any], settings: Settings
+) -> None:
+    owner = signup(client, "Leads")
+    headers = owner["headers"]
+    lead = client.post("/api/v1/leads", headers=headers, json={"name": "Li Lei", "company": "Globex"}).json()
+    call = client.post(
+        API,
+        headers=headers,
+        json={"kind": "call", "subject_type": "lead", "subject_id": lead["id"], "subject": "First call"},
+    )
+    assert call.status_code == 201, call.text
+    assert call.json()["customer_id"] is None  # not a customer yet
+    converted = client.post(f"/api/v1/leads/{lead['id']}/convert", headers=headers, json={})
+    assert converted.status_code == 200, converted.text
+    customer_id = converted.json()["customer_id"]
+    followup = client.post(
+        API,
+        headers=headers,
+        json={"kind": "visit", "subject_type": "lead", "subject_id": lead["id"], "subject": "Visit"},
+    )
+    assert followup.json()["customer_id"] == customer_id
+    _drain(client)
+    lines = _lines(_timeline(client, headers, customer_id))
+    assert ("event", "leads.converted") in lines
+    assert ("activity", "Visit") in lines
+    # A rep who cannot see the lead cannot log against it either.
+    rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
+    hidden = client.post(
+        API,
+        headers=rep["headers"],
+        json={"kind": "call", "subject_type": "lead", "subject_id": lead["id"], "subject": "Sneaky"},
+    )
+    assert hidden.status_code == 404
+    assert hidden.json()["errors"][0]["field"] == "subject_id"

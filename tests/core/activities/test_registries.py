@@ -1,4 +1,4 @@
-"""The two seams other domains use: a subject resolver (leads, opportunities) registered in
+"""The two seams other domains use: a subject resolver (a future domain: service tickets) registered in
 the subject registry, and their events listed as timeline events (orders, tickets)."""
 
 from __future__ import annotations
@@ -35,22 +35,22 @@ from tests.helpers import signup
 
 API = "/api/v1/activities"
 
-#: The leads of the fake leads domain: lead id -> customer id (or None).
-LEADS: dict[uuid.UUID, uuid.UUID | None] = {}
+#: The tickets of a fake service domain: ticket id -> customer id (or None).
+TICKETS: dict[uuid.UUID, uuid.UUID | None] = {}
 
 
-async def resolve_lead(
+async def resolve_ticket(
     session: AsyncSession, principal: Principal, subject_id: uuid.UUID, permission: str
 ) -> SubjectRef:
-    if subject_id not in LEADS or principal.user_id is None:
-        raise NotFound("The lead does not exist.", field="subject_id")
-    return SubjectRef(customer_id=LEADS[subject_id], owner_id=principal.user_id)
+    if subject_id not in TICKETS or principal.user_id is None:
+        raise NotFound("The ticket does not exist.", field="subject_id")
+    return SubjectRef(customer_id=TICKETS[subject_id], owner_id=principal.user_id)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient[Litestar]]:
     services = build_services(settings)
-    services.activity_subjects.register("tests.leads", {"lead": resolve_lead})
+    services.activity_subjects.register("tests.service", {"ticket": resolve_ticket})
     with TestClient(create_app(services=services), raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -67,27 +67,27 @@ def test_a_registered_resolver_lets_activities_be_about_its_subjects(client: Tes
         "/api/v1/customers", headers=headers, json={"kind": "company", "name": "Globex"}
     ).json()
     converted, fresh = new_id(), new_id()
-    LEADS.update({converted: uuid.UUID(customer["id"]), fresh: None})
-    about_converted = _post(client, headers, "lead", converted)
+    TICKETS.update({converted: uuid.UUID(customer["id"]), fresh: None})
+    about_converted = _post(client, headers, "ticket", converted)
     assert about_converted.status_code == 201, about_converted.text
     assert about_converted.json()["customer_id"] == customer["id"]
-    assert _post(client, headers, "lead", fresh).json()["customer_id"] is None
+    assert _post(client, headers, "ticket", fresh).json()["customer_id"] is None
     listed = client.get(API, headers=headers, params={"customer_id": customer["id"]}).json()["items"]
     assert [a["id"] for a in listed] == [about_converted.json()["id"]]
-    unknown = _post(client, headers, "lead", new_id())
+    unknown = _post(client, headers, "ticket", new_id())
     assert unknown.status_code == 404
     assert unknown.json()["errors"][0]["field"] == "subject_id"
     planet = _post(client, headers, "planet", new_id())
     assert planet.status_code == 422
     assert planet.json()["errors"][0]["field"] == "subject_type"
-    assert "lead" in planet.json()["errors"][0]["reason"]
+    assert "ticket" in planet.json()["errors"][0]["reason"]
 
 
 def test_a_subject_type_is_registered_once() -> None:
     registry = SubjectRegistry()
     registry.register("core.customers", BUILTIN_SUBJECTS)
     with pytest.raises(ValueError, match=r"already registered by core\.customers"):
-        registry.register("core.leads", {"customer": resolve_lead})
+        registry.register("core.service", {"customer": resolve_ticket})
 
 
 class OrderPlaced(DomainEvent, frozen=True, kw_only=True):

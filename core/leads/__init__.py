@@ -1,0 +1,1 @@
+"""Leads: prospects not yet customers, their web forms, assignment and conversion."""
