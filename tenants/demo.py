@@ -1,7 +1,9 @@
-"""The demo tenant `make demo` seeds: an owner, a sales manager with a team, two reps."""
+"""The demo tenant `make demo` seeds: an owner, a sales manager with a team, two reps, and a
+year of their work (tenants/demo_data.py)."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from core.security import accounts
 from core.security.members import add_member, role_ids_by_name
 from core.security.models import Team
 from core.security.rbac import PermissionRegistry
+from tenants.demo_data import DemoStaff, seed_demo_data
 from tenants.schemas import SignupCommand
 from tenants.service import create_tenant_with_owner
 
@@ -43,7 +46,7 @@ async def seed_demo(db: Database, registry: PermissionRegistry, min_password_len
         if existing is not None:
             slug = await session.scalar(select(Tenant.slug).where(Tenant.name == DEMO_COMPANY))
             return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, slug or "", created=False)
-    tenant, _ = await create_tenant_with_owner(
+    tenant, owner = await create_tenant_with_owner(
         db,
         registry,
         SignupCommand(
@@ -51,6 +54,7 @@ async def seed_demo(db: Database, registry: PermissionRegistry, min_password_len
         ),
         min_password_length=min_password_length,
     )
+    people: dict[str, uuid.UUID] = {}
     with tenant_context(tenant.id):
         async with db.transaction() as session:
             team = Team(name="华东销售组 East China Sales")
@@ -66,7 +70,14 @@ async def seed_demo(db: Database, registry: PermissionRegistry, min_password_len
                 )
                 membership = await add_member(session, None, user, await role_ids_by_name(session, [role]))
                 membership.team_id = team.id
+                people[email] = user.id
                 if role == "sales_manager":
                     team.manager_membership_id = membership.id
             await session.flush()
+    staff = DemoStaff(
+        owner=owner.id,
+        manager=people[_STAFF[0][0]],
+        reps=[people[email] for email, _, role in _STAFF if role == "sales_rep"],
+    )
+    await seed_demo_data(db, tenant.id, staff)
     return DemoLogin(DEMO_EMAIL, DEMO_PASSWORD, tenant.slug, created=True)
