@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ from core.customers.events import (
     CustomerTransferred,
     CustomerUpdated,
 )
+from core.customers.links import CustomerLink, OwnerChange
 from core.customers.models import Contact, Customer, CustomerKind, LifecycleStage
 from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
 from core.customers.schemas import (
@@ -241,11 +243,14 @@ async def delete_customer(
     principal: Principal,
     customer_id: uuid.UUID,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> None:
-    """Delete a customer and its contacts."""
+    """Delete a customer and its contacts (and, through ``links``, other domains' rows)."""
     customer = await customer_in_scope(session, principal, customer_id, DELETE, lock=True)
     ensure_version(customer, expected_version)
+    for link in links:
+        await link.deleting(session, customer.id)
     for contact in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all():
         await session.delete(contact)
     await session.flush()
@@ -260,11 +265,12 @@ async def merge_customers(
     survivor_id: uuid.UUID,
     request: MergeRequest,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> CustomerView:
     """Fold ``request.other_id`` into ``survivor_id``: its contacts move over, the survivor's
     empty fields are filled from it, tags and custom fields are combined, then it is deleted.
-    Other domains move their history on the ``customers.merged`` event."""
+    ``links`` re-point other domains' rows first; the rest move on ``customers.merged``."""
     if request.other_id == survivor_id:
         raise Invalid("A customer cannot be merged into itself.", field="other_id", code="same_customer")
     survivor = await customer_in_scope(session, principal, survivor_id, MERGE, lock=True)
@@ -283,6 +289,8 @@ async def merge_customers(
         survivor.last_contacted_at = other.last_contacted_at
     moved = await contact_service.move_all(session, other.id, survivor.id)
     await session.flush()
+    for link in links:
+        await link.merged(session, other.id, survivor.id)
     await session.delete(other)
     await session.flush()
     await record_event(
@@ -293,9 +301,10 @@ async def merge_customers(
 
 
 async def transfer_customers(
-    session: AsyncSession, principal: Principal, request: TransferRequest
+    session: AsyncSession, principal: Principal, request: TransferRequest, *, links: Sequence[CustomerLink]
 ) -> TransferResult:
-    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``."""
+    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``;
+    ``links`` move what follows them (their previous owner's open opportunities)."""
     target = await active_membership(session, principal, request.to_owner_id, TRANSFER, "to_owner_id")
     stmt = select(Customer).where(await owner_filter(session, principal, TRANSFER, Customer.owner_id))
     if request.customer_ids is not None:
@@ -311,10 +320,12 @@ async def transfer_customers(
     else:
         raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
     done: list[uuid.UUID] = []
+    changes: list[OwnerChange] = []
     for customer in sorted(rows, key=lambda c: c.id):
         if customer.owner_id == request.to_owner_id:
             continue
         previous = customer.owner_id
+        changes.append(OwnerChange(customer.id, previous, request.to_owner_id, target.team_id))
         customer.owner_id = request.to_owner_id
         customer.team_id = target.team_id
         await record_event(
@@ -325,4 +336,6 @@ async def transfer_customers(
         )
         done.append(customer.id)
     await session.flush()
+    for link in links:
+        await link.transferred(session, changes)
     return TransferResult(transferred=done)

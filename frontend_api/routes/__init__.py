@@ -21,6 +21,7 @@ from frontend_api.routes.leads import (
 )
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
+from frontend_api.routes.opportunities import BoardController, OpportunityController
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
@@ -58,6 +59,8 @@ ROUTES: list[Any] = [
     LeadFormController,
     LeadAssignmentRuleController,
     submit_lead_form,
+    OpportunityController,
+    BoardController,
     platform_token,
     PlatformController,
     DeadLetterController,
