@@ -5,15 +5,19 @@ stage removal, customer merge/transfer/deletion, lead conversion and the audit t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.kernel.settings import Settings
+from frontend_api.app import create_app
 from tests.frontend_api import test_customers as customer_tests
 from tests.frontend_api.test_customers import _create, _events, _raw, _user_id
 from tests.helpers import add_member, signup
@@ -704,3 +708,40 @@ def test_opportunity_changes_are_audited(
     assert {e["action"] for e in visits} >= {"create", "update"}
     me = client.get("/api/v1/me", headers=h).json()
     assert {e["actor_id"] for e in mine} == {me["user_id"]}
+
+
+# --- the customer timeline ----------------------------------------------------------------
+
+
+@pytest.fixture
+def worker_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
+    """An app running the in-process worker: timeline entries are written by handlers."""
+    app = create_app(dataclasses.replace(settings, background_jobs=True))
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_opportunity_events_reach_the_customer_timeline(worker_client: TestClient[Any]) -> None:
+    client = worker_client
+    h = signup(client, "Acme")["headers"]
+    pipeline = _pipeline(client, h)
+    customer = _create(client, h)
+    deal = _opportunity(client, h, customer["id"])
+    url = f"{API}/{deal['id']}"
+    client.post(f"{url}/stage", headers=h, json={"stage_id": _stage(pipeline, 2)})
+    client.post(f"{url}/won", headers=h, json={})
+    client.post(f"{url}/reopen", headers=h, json={})
+    client.post(f"{url}/lost", headers=h, json={"reason": "Price"})
+    app: Any = client.app
+    client.blocking_portal.call(app.state.jobs.drain)
+    items = client.get(f"/api/v1/customers/{customer['id']}/timeline", headers=h).json()["items"]
+    about = [i["entry"] for i in items if i["type"] == "event" and i["entry"]["ref_type"] == "opportunity"]
+    assert [e["event"] for e in about] == [
+        "opportunities.lost",
+        "opportunities.reopened",
+        "opportunities.won",
+        "opportunities.stage_changed",
+        "opportunities.created",
+    ]
+    assert {e["ref_id"] for e in about} == {deal["id"]}
+    assert "Price" not in str(about)  # the lost reason stays out of the events
