@@ -13,6 +13,11 @@ __all__ = [
     "BoardColumn",
     "BoardView",
     "CurrencyTotal",
+    "Figures",
+    "ForecastLine",
+    "ForecastView",
+    "FunnelStep",
+    "FunnelView",
     "LostRequest",
     "OpportunityCreate",
     "OpportunityFilter",
@@ -30,6 +35,8 @@ __all__ = [
     "StageUpdate",
     "StageView",
     "TransferRequest",
+    "WinRate",
+    "WinRateView",
     "WonRequest",
 ]
 
@@ -264,3 +271,70 @@ class BoardView(msgspec.Struct, kw_only=True):
     #: The open stages, in order.
     columns: list[BoardColumn]
     totals: list[CurrencyTotal]
+
+
+# --- reports ------------------------------------------------------------------------------
+
+
+class Figures(msgspec.Struct, kw_only=True):
+    count: int
+    amount: Decimal
+    #: amount × stage probability, summed exactly and rounded once to the currency's unit.
+    weighted_amount: Decimal
+
+
+class ForecastLine(msgspec.Struct, kw_only=True):
+    #: The month (``2027-01``; None: no expected close date), the owner's or the team's id
+    #: (None: no team); None on the totals.
+    key: str | None
+    currency: str
+    commit: Figures
+    best_case: Figures
+    pipeline: Figures
+    #: The three categories together (``omitted`` opportunities are left out of the forecast).
+    total: Figures
+
+
+class ForecastView(msgspec.Struct, kw_only=True):
+    by_month: list[ForecastLine]
+    by_owner: list[ForecastLine]
+    by_team: list[ForecastLine]
+    totals: list[ForecastLine]
+
+
+class FunnelStep(msgspec.Struct, kw_only=True):
+    stage: StageView
+    #: Opportunities of the cohort that reached this stage (or a later one, or won).
+    count: int
+    #: Their amounts, per currency.
+    amounts: list[CurrencyTotal]
+    #: Percent of the previous step's count that reached this one (one decimal); None first.
+    conversion_rate: Decimal | None
+
+
+class WinRate(msgspec.Struct, kw_only=True):
+    #: The source (or owner id); None on the overall line and for opportunities without one.
+    key: str | None
+    won: int
+    lost: int
+    #: Percent of the closed ones that were won (one decimal); None when none closed.
+    win_rate: Decimal | None
+
+
+class FunnelView(msgspec.Struct, kw_only=True):
+    pipeline_id: uuid.UUID
+    #: Opportunities of the pipeline created in the range (within the caller's scope).
+    cohort: int
+    #: The open stages in order, then the won stage.
+    steps: list[FunnelStep]
+    lost: int
+    #: Average days from creation to the win, over the cohort's won ones (one decimal).
+    average_cycle_days: Decimal | None
+    win_rate: WinRate
+    win_rate_by_source: list[WinRate]
+
+
+class WinRateView(msgspec.Struct, kw_only=True):
+    overall: WinRate
+    by_source: list[WinRate]
+    by_owner: list[WinRate]

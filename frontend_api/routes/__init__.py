@@ -25,6 +25,7 @@ from frontend_api.routes.opportunities import BoardController, OpportunityContro
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
+from frontend_api.routes.reports import ReportController
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
 from frontend_api.routes.teams import TeamController
@@ -61,6 +62,7 @@ ROUTES: list[Any] = [
     submit_lead_form,
     OpportunityController,
     BoardController,
+    ReportController,
     platform_token,
     PlatformController,
     DeadLetterController,

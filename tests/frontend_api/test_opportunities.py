@@ -47,6 +47,11 @@ def _sql_id(settings: Settings, value: str) -> str:
     return uuid.UUID(value).hex if settings.database_url.startswith("sqlite") else value
 
 
+def _sql_time(settings: Settings, moment: str) -> str:
+    """A UTC ``YYYY-MM-DD HH:MM:SS`` as the database stores it (SQLite: text without offset)."""
+    return f"{moment}.000000" if settings.database_url.startswith("sqlite") else f"{moment}+00:00"
+
+
 def _pipeline(client: TestClient[Any], headers: dict[str, str]) -> dict[str, Any]:
     """The default pipeline: stages Initial contact 10, Needs confirmed 30, Proposal 50,
     Negotiation 70, Won 100, Lost 0."""
@@ -291,11 +296,14 @@ def test_moves_keep_a_stage_history_with_the_time_spent_in_each_stage(
         f" WHERE opportunity_id = '{_sql_id(settings, deal['id'])}' ORDER BY entered_at",
     )
     times = [
-        ("2026-01-01 00:00:00+00:00", "2026-01-03 00:00:00+00:00"),
-        ("2026-01-03 00:00:00+00:00", "2026-01-03 03:00:00+00:00"),
+        ("2026-01-01 00:00:00", "2026-01-03 00:00:00"),
+        ("2026-01-03 00:00:00", "2026-01-03 03:00:00"),
     ]
     for (visit_id,), (entered, left) in zip(visits, times, strict=False):
-        sql = f"UPDATE opportunity_stage_history SET entered_at = '{entered}', left_at = '{left}'"
+        sql = (
+            f"UPDATE opportunity_stage_history SET entered_at = '{_sql_time(settings, entered)}',"
+            f" left_at = '{_sql_time(settings, left)}'"
+        )
         _execute(settings, f"{sql} WHERE id = '{visit_id}'")
     history = client.get(url, headers=h).json()["stage_history"]
     assert [(v["stage_id"], v["seconds"]) for v in history[:2]] == [
