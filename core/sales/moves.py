@@ -29,7 +29,7 @@ from core.sales.events import (
     OpportunityWon,
 )
 from core.sales.models import Opportunity, OpportunityStatus, Pipeline, Stage, StageKind, StageVisit
-from core.sales.opportunities import opportunity_in_scope, view_of
+from core.sales.opportunities import first_open_stage, opportunity_in_scope, view_of
 from core.sales.permissions import CLOSE, REOPEN, TRANSFER, UPDATE
 from core.sales.schemas import (
     LostRequest,
@@ -269,16 +269,7 @@ async def _last_open_stage(session: AsyncSession, opportunity: Opportunity) -> S
         .order_by(StageVisit.entered_at.desc(), StageVisit.id.desc())
         .limit(1)
     )
-    if stage is None:  # the pipeline rules keep an open stage
-        stage = (
-            await session.scalars(
-                select(Stage)
-                .where(Stage.pipeline_id == opportunity.pipeline_id, Stage.kind == StageKind.OPEN)
-                .order_by(Stage.position)
-                .limit(1)
-            )
-        ).one()
-    return stage
+    return stage or await first_open_stage(session, opportunity.pipeline_id)
 
 
 async def transfer_opportunity(

@@ -26,6 +26,7 @@ from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Invalid, NotFound, one_of
 from core.kernel.money import check_amount, check_currency
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.search import contains
 from core.sales.events import OpportunityCreated
 from core.sales.models import (
     ForecastCategory,
@@ -55,6 +56,7 @@ __all__ = [
     "create_opportunity",
     "delete_all",
     "delete_opportunity",
+    "first_open_stage",
     "get_opportunity",
     "list_opportunities",
     "opportunity_in_scope",
@@ -121,6 +123,18 @@ async def view_of(
     return opportunity_view(opportunity, stage, utcnow(), visits)
 
 
+async def first_open_stage(session: AsyncSession, pipeline_id: uuid.UUID) -> Stage:
+    """The pipeline's first open stage (the pipeline rules keep one)."""
+    return (
+        await session.scalars(
+            select(Stage)
+            .where(Stage.pipeline_id == pipeline_id, Stage.kind == StageKind.OPEN)
+            .order_by(Stage.position)
+            .limit(1)
+        )
+    ).one()
+
+
 async def _placement(
     session: AsyncSession, pipeline_id: uuid.UUID | None, stage_id: uuid.UUID | None
 ) -> tuple[Pipeline, Stage]:
@@ -139,14 +153,7 @@ async def _placement(
     if pipeline.archived_at is not None:
         raise Conflict("The pipeline is archived.", field="pipeline_id", code="pipeline_archived")
     if stage is None:
-        stage = await session.scalar(
-            select(Stage)
-            .where(Stage.pipeline_id == pipeline.id, Stage.kind == StageKind.OPEN)
-            .order_by(Stage.position)
-            .limit(1)
-        )
-        if stage is None:  # pragma: no cover - the pipeline rules keep an open stage
-            raise Conflict("The pipeline has no open stage.", code="open_stage_required")
+        stage = await first_open_stage(session, pipeline.id)
     elif stage.kind != StageKind.OPEN:
         raise Invalid(
             "A new opportunity starts in an open stage; mark it won or lost afterwards.",
@@ -254,13 +261,9 @@ async def create_opportunity(
     return opportunity_view(opportunity, stage, now)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def _filtered(session: AsyncSession, stmt: Select[Any], f: OpportunityFilter) -> Select[Any]:
     if f.q:
-        stmt = stmt.where(Opportunity.name.ilike(f"%{_escape(f.q)}%", escape="\\"))
+        stmt = stmt.where(contains(Opportunity.name, f.q))
     if f.status:
         stmt = stmt.where(Opportunity.status == one_of(f.status, OpportunityStatus.ALL, "status"))
     for column, value in (

@@ -4,7 +4,6 @@ stage removal, customer merge/transfer/deletion, lead conversion and the audit t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 from collections.abc import Iterator
@@ -13,13 +12,12 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.kernel.settings import Settings
 from frontend_api.app import create_app
 from tests.frontend_api import test_customers as customer_tests
 from tests.frontend_api.test_customers import _create, _events, _raw, _user_id
+from tests.frontend_api.test_timeline import _execute
 from tests.helpers import add_member, signup
 
 owner = customer_tests.owner
@@ -28,18 +26,6 @@ sales = customer_tests.sales
 API = "/api/v1/opportunities"
 PIPELINES = "/api/v1/pipelines"
 MISSING = "01234567-89ab-7def-8123-456789abcdef"
-
-
-def _execute(settings: Settings, sql: str) -> None:
-    async def run() -> None:
-        engine = create_async_engine(settings.owner_database_url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def _sql_id(settings: Settings, value: str) -> str:
