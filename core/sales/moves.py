@@ -29,7 +29,7 @@ from core.sales.events import (
     OpportunityWon,
 )
 from core.sales.models import Opportunity, OpportunityStatus, Pipeline, Stage, StageKind, StageVisit
-from core.sales.opportunities import first_open_stage, opportunity_in_scope, view_of
+from core.sales.opportunities import first_open_stage, hold_pipeline, opportunity_in_scope, view_of
 from core.sales.permissions import CLOSE, REOPEN, TRANSFER, UPDATE
 from core.sales.schemas import (
     LostRequest,
@@ -72,8 +72,9 @@ async def _stage(session: AsyncSession, stage_id: uuid.UUID) -> Stage:
     if stage is None:
         raise NotFound("No such stage.", field="stage_id")
     pipeline = await session.get_one(Pipeline, (stage.tenant_id, stage.pipeline_id))
-    if pipeline.archived_at is not None:
-        raise Conflict("The pipeline is archived.", field="stage_id", code="pipeline_archived")
+    await hold_pipeline(session, pipeline, field="stage_id")
+    if await session.scalar(select(Stage.id).where(Stage.id == stage_id)) is None:
+        raise NotFound("No such stage.", field="stage_id")  # removed meanwhile
     return stage
 
 

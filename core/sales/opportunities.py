@@ -58,6 +58,7 @@ __all__ = [
     "delete_opportunity",
     "first_open_stage",
     "get_opportunity",
+    "hold_pipeline",
     "list_opportunities",
     "opportunity_in_scope",
     "stages_by_id",
@@ -135,6 +136,20 @@ async def first_open_stage(session: AsyncSession, pipeline_id: uuid.UUID) -> Sta
     ).one()
 
 
+async def hold_pipeline(session: AsyncSession, pipeline: Pipeline, *, field: str) -> None:
+    """Share-lock the pipeline (``FOR KEY SHARE``) for putting an opportunity in one of its
+    stages: a stage removal (which locks the pipeline ``FOR UPDATE``) waits for this
+    transaction and then sees the opportunity, or goes first and the stage is gone. Refuses an
+    archived pipeline."""
+    archived_at = await session.scalar(
+        select(Pipeline.archived_at)
+        .where(Pipeline.id == pipeline.id)
+        .with_for_update(read=True, key_share=True)
+    )
+    if archived_at is not None:
+        raise Conflict("The pipeline is archived.", field=field, code="pipeline_archived")
+
+
 async def _placement(
     session: AsyncSession, pipeline_id: uuid.UUID | None, stage_id: uuid.UUID | None
 ) -> tuple[Pipeline, Stage]:
@@ -150,8 +165,9 @@ async def _placement(
     pipeline = await session.scalar(select(Pipeline).where(where))
     if pipeline is None:
         raise NotFound("No such pipeline.", field="pipeline_id")
-    if pipeline.archived_at is not None:
-        raise Conflict("The pipeline is archived.", field="pipeline_id", code="pipeline_archived")
+    await hold_pipeline(session, pipeline, field="pipeline_id")
+    if stage is not None and await session.scalar(select(Stage.id).where(Stage.id == stage.id)) is None:
+        raise NotFound("No such stage in this pipeline.", field="stage_id")  # removed meanwhile
     if stage is None:
         stage = await first_open_stage(session, pipeline.id)
     elif stage.kind != StageKind.OPEN:

@@ -13,10 +13,10 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from core.kernel.database import Database
-from core.kernel.errors import PreconditionFailed
+from core.kernel.errors import Conflict, NotFound, PreconditionFailed
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
-from core.sales import moves
+from core.sales import moves, service
 from core.sales.models import Opportunity, StageVisit
 from core.sales.schemas import StageMove
 from core.security.principal import Principal
@@ -43,7 +43,12 @@ def deal(client: TestClient[Any]) -> dict[str, Any]:
         grants={"opportunities.update": "all", "opportunities.close": "all"},
         user_id=uuid.UUID(me["user_id"]),
     )
-    return {"principal": principal, "id": uuid.UUID(opportunity.json()["id"]), "stages": stages}
+    return {
+        "principal": principal,
+        "id": uuid.UUID(opportunity.json()["id"]),
+        "stages": stages,
+        "pipeline_id": uuid.UUID(pipeline["id"]),
+    }
 
 
 async def _move(db: Database, deal: dict[str, Any], position: int, version: int | None) -> str:
@@ -98,3 +103,48 @@ async def test_two_moves_without_if_match_queue_up_and_chain_the_history(
     for before, after in itertools.pairwise(visits):
         assert before.left_at == after.entered_at  # one stay ends where the next begins
     assert visits[-1].stage_id == opportunity.stage_id
+
+
+async def _hold(
+    db: Database, deal: dict[str, Any], work: Any, done: asyncio.Event, release: asyncio.Event
+) -> str:
+    """Run ``work(session)`` in a transaction kept open until ``release``; its outcome."""
+    with tenant_context(deal["principal"].tenant_id):
+        try:
+            async with db.transaction() as session:
+                await work(session)
+                done.set()
+                await release.wait()
+        except (Conflict, NotFound) as exc:
+            done.set()
+            return exc.code
+    return "done"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("first", ["move", "remove"])
+async def test_a_stage_removed_while_an_opportunity_moves_into_it_is_a_clean_refusal(
+    deal: dict[str, Any], db: Database, first: str
+) -> None:
+    stage = deal["stages"][2]
+
+    async def move(session: Any) -> None:
+        await moves.move_stage(session, deal["principal"], deal["id"], StageMove(stage_id=stage))
+
+    async def remove(session: Any) -> None:
+        await service.remove_stage(session, deal["pipeline_id"], stage)
+
+    works = {"move": move, "remove": remove}
+    second = "remove" if first == "move" else "move"
+    first_done, second_done, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    leading = asyncio.create_task(_hold(db, deal, works[first], first_done, release))
+    await first_done.wait()
+    go = asyncio.Event()
+    go.set()
+    following = asyncio.create_task(_hold(db, deal, works[second], second_done, go))
+    await asyncio.sleep(0.3)
+    assert not second_done.is_set()  # it waits for the first one's lock on the pipeline
+    release.set()
+    assert await leading == "done"
+    # The one that came second is refused with a problem, never a foreign-key error.
+    assert await following == ("stage_in_use" if first == "move" else "not_found")
