@@ -239,7 +239,7 @@ async def reopen_opportunity(
         if stage.pipeline_id != opportunity.pipeline_id or stage.kind != StageKind.OPEN:
             raise Invalid("Choose an open stage of its pipeline.", field="stage_id", code="stage_closed")
     else:
-        stage = await _last_open_stage(session, opportunity)
+        stage = await _stage(session, (await _last_open_stage(session, opportunity)).id)
     previous = opportunity.status
     await _enter(session, opportunity, stage, utcnow(), principal.user_id)
     opportunity.status = OpportunityStatus.OPEN
