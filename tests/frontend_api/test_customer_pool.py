@@ -3,13 +3,21 @@ assignment by a manager, scope, masking, events and audit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import select, update
 
+from core.crypto.keyring import open_database
+from core.customers import pool
+from core.customers.models import Customer
 from core.kernel.settings import Settings
+from core.kernel.tenancy import tenant_context
 from frontend_api.services import job_registry
 from tests.frontend_api.test_customers import _events, _user_id
 from tests.helpers import add_member, bearer, login, signup
@@ -299,3 +307,82 @@ def test_the_pools_events_reach_the_timeline_and_its_job_runs_hourly() -> None:
     assert "activities.timeline.customers.claimed" in registry.handlers
     assert registry.periodic["customers.run_pool"].cron == "23 * * * *"
     assert json.dumps(sorted(registry.jobs)).count("customers.run_") == 2
+
+
+def test_an_api_key_browses_the_pool_but_cannot_claim(client: TestClient[Any], acme: dict[str, Any]) -> None:
+    owner = acme["owner"]["headers"]
+    pooled = _customer(client, owner, "Pooled")
+    _release(client, owner, pooled["id"])
+    key = client.post(
+        "/api/v1/api-keys", headers=owner, json={"name": "Sync", "grants": {"customers.claim": "all"}}
+    ).json()["key"]
+    headers = bearer(key)
+
+    assert [c["id"] for c in client.get(POOL, headers=headers).json()["items"]] == [pooled["id"]]
+    refused = client.post(f"{POOL}/{pooled['id']}/claim", headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "not_a_person"
+
+
+def _in_tenant(settings: Settings, tenant_id: str, work: Any) -> Any:
+    """Run ``work(session)`` in one transaction of the tenant (for what the API cannot set)."""
+
+    async def run() -> Any:
+        database = open_database(settings)
+        try:
+            with tenant_context(uuid.UUID(tenant_id)):
+                async with database.transaction() as session:
+                    return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _customer_row(settings: Settings, tenant_id: str, customer_id: str) -> Customer:
+    return _in_tenant(  # type: ignore[no-any-return]
+        settings, tenant_id, lambda s: s.scalar(select(Customer).where(Customer.id == uuid.UUID(customer_id)))
+    )
+
+
+def test_setting_last_contacted_at_restarts_the_pool_notice(
+    client: TestClient[Any], settings: Settings, acme: dict[str, Any]
+) -> None:
+    rep, tenant_id = acme["rep"]["headers"], acme["owner"]["tenant_id"]
+    customer = _customer(client, rep, "Globex")
+
+    async def noticed(session: Any) -> None:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == uuid.UUID(customer["id"]))
+            .values(pool_noticed_at=datetime.now(UTC))
+            .execution_options(audited_by_caller=True)
+        )
+
+    _in_tenant(settings, tenant_id, noticed)
+    assert _customer_row(settings, tenant_id, customer["id"]).pool_noticed_at is not None
+
+    changed = client.patch(
+        f"{API}/{customer['id']}", headers=rep, json={"last_contacted_at": "2026-11-30T09:00:00Z"}
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert _customer_row(settings, tenant_id, customer["id"]).pool_noticed_at is None
+
+
+def test_a_merge_keeps_the_later_deal(
+    client: TestClient[Any], settings: Settings, acme: dict[str, Any]
+) -> None:
+    owner, tenant_id = acme["owner"]["headers"], acme["owner"]["tenant_id"]
+    survivor, other = _customer(client, owner, "Survivor"), _customer(client, owner, "Other")
+
+    async def deals(session: Any) -> None:
+        await pool.record_deal(session, uuid.UUID(survivor["id"]), datetime(2026, 3, 1, tzinfo=UTC))
+        await pool.record_deal(session, uuid.UUID(other["id"]), datetime(2026, 9, 1, tzinfo=UTC))
+
+    _in_tenant(settings, tenant_id, deals)
+
+    merged = client.post(f"{API}/{survivor['id']}/merge", headers=owner, json={"other_id": other["id"]})
+
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["last_deal_at"].startswith("2026-09-01")
