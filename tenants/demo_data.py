@@ -19,9 +19,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.context import ActorType, audit_context
+from core.customers import pool, pool_rules
 from core.customers import service as customers
 from core.customers.models import Customer
-from core.customers.schemas import ContactCreate, CustomerCreate
+from core.customers.schemas import ContactCreate, CustomerCreate, PoolRulesUpdate, ReleaseRequest
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.tenancy import tenant_context
@@ -35,6 +36,14 @@ __all__ = ["DemoStaff", "seed_demo_data"]
 
 CUSTOMERS = 300
 LEADS = 60
+#: Customers the demo's reps gave back to the public pool.
+IN_POOL = 20
+_RELEASE_REASONS = [
+    "暂无采购需求 No need for now",
+    "联系不上 Cannot reach them",
+    "预算冻结 Budget frozen",
+    None,
+]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "婷", "强", "丽", "涛", "明"]
@@ -165,6 +174,24 @@ async def _customers(db: Database, staff: DemoStaff, names: _Names) -> list[uuid
     return created
 
 
+async def _pool(db: Database, staff: DemoStaff, names: _Names, created: list[uuid.UUID]) -> None:
+    """The business's pool rules, and customers the owner put back into the pool (reps left them)."""
+    rules = PoolRulesUpdate(
+        enabled=True,
+        follow_up_days={"A": 60, "B": 30, "C": 15},
+        default_follow_up_days=30,
+        notice_days=3,
+        max_owned_customers=100,
+    )
+    with _as(staff.owner):
+        async with db.transaction() as session:
+            await pool_rules.update_rules(session, rules)
+            principal = await _principal(session, staff.owner)
+            for customer_id in names.rng.sample(created, k=IN_POOL):
+                reason = ReleaseRequest(reason=names.rng.choice(_RELEASE_REASONS))
+                await pool.release_customer(session, principal, customer_id, reason)
+
+
 def _customer(names: _Names, now: datetime) -> CustomerCreate:
     rng = names.rng
     individual = rng.random() < 0.15
@@ -249,5 +276,6 @@ async def seed_demo_data(db: Database, tenant_id: uuid.UUID, staff: DemoStaff, *
     """Fill the (new, empty) demo business with a year of believable sales work."""
     names = _Names(random.Random(seed))  # noqa: S311 - made-up data, not secrets
     with tenant_context(tenant_id):
-        await _customers(db, staff, names)
+        created = await _customers(db, staff, names)
+        await _pool(db, staff, names, created)
         await _leads(db, staff, names)

@@ -24,6 +24,7 @@ from frontend_api.routes.members import MemberController
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
+from frontend_api.routes.pool import CustomerPoolController
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
 from frontend_api.routes.teams import TeamController
@@ -52,6 +53,7 @@ ROUTES: list[Any] = [
     CustomFieldController,
     CustomerController,
     ContactController,
+    CustomerPoolController,
     ActivityController,
     TimelineController,
     LeadController,

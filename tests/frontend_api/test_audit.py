@@ -448,6 +448,7 @@ CUSTOMERS_AUDIT = (
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
+POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
 
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
@@ -564,6 +565,9 @@ MUTATING_ROUTES = {
     ("delete", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,
     ("post", "/api/v1/activities/{activity_id}/complete"): ACTIVITIES_AUDIT,
     ("post", "/api/v1/activities/{activity_id}/reopen"): ACTIVITIES_AUDIT,
+    ("put", "/api/v1/customer-pool/rules"): POOL_AUDIT,
+    ("post", "/api/v1/customer-pool/{customer_id}/claim"): POOL_AUDIT,
+    ("post", "/api/v1/customers/{customer_id}/release"): POOL_AUDIT,
 }
 
 
