@@ -13,10 +13,13 @@ from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import jobs as customer_jobs
 from core.customers import permissions as customer_permissions
 from core.customers.events import (
     ContactCreated,
+    CustomerClaimed,
     CustomerCreated,
+    CustomerReturnedToPool,
     CustomerTransferred,
     CustomerUpdated,
 )
@@ -138,6 +141,8 @@ def timeline_events() -> list[TimelineEvent]:
         TimelineEvent(CustomerCreated),
         TimelineEvent(CustomerUpdated),
         TimelineEvent(CustomerTransferred),
+        TimelineEvent(CustomerReturnedToPool),
+        TimelineEvent(CustomerClaimed),
         activity_timeline.MERGED,
         TimelineEvent(ContactCreated, ref="contact"),
         TimelineEvent(LeadConverted, ref="lead"),
@@ -165,10 +170,18 @@ def job_registry() -> JobRegistry:
             *mail_jobs.JOBS,
             *crypto_jobs.JOBS,
             *activity_reminders.JOBS,
+            *customer_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
-    registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC, *activity_reminders.PERIODIC])
+    registry.add_periodic(
+        [
+            *housekeeping.PERIODIC,
+            *identity_jobs.PERIODIC,
+            *activity_reminders.PERIODIC,
+            *customer_jobs.PERIODIC,
+        ]
+    )
     return registry
 
 

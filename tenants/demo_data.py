@@ -21,9 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.context import ActorType, audit_context
+from core.customers import pool, pool_rules
 from core.customers import service as customers
 from core.customers.models import Customer
-from core.customers.schemas import ContactCreate, CustomerCreate
+from core.customers.schemas import ContactCreate, CustomerCreate, PoolRulesUpdate, ReleaseRequest
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.tenancy import tenant_context
@@ -41,6 +42,14 @@ __all__ = ["DemoStaff", "seed_demo_data"]
 CUSTOMERS = 300
 LEADS = 60
 OPPORTUNITIES = 150
+#: Customers the demo's reps gave back to the public pool.
+IN_POOL = 20
+_RELEASE_REASONS = [
+    "暂无采购需求 No need for now",
+    "联系不上 Cannot reach them",
+    "预算冻结 Budget frozen",
+    None,
+]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "婷", "强", "丽", "涛", "明"]
@@ -168,9 +177,9 @@ async def _principal(session: AsyncSession, user_id: uuid.UUID) -> Principal:
     return await load_member_principal(session, user_id)
 
 
-async def _customers(db: Database, staff: DemoStaff, names: _Names) -> dict[uuid.UUID, list[uuid.UUID]]:
+async def _customers(db: Database, staff: DemoStaff, names: _Names) -> list[uuid.UUID]:
     rng = names.rng
-    created: dict[uuid.UUID, list[uuid.UUID]] = {owner: [] for owner in staff.sellers}
+    created: list[uuid.UUID] = []
     now = utcnow()
     # One transaction per person keeps the seed fast; each customer is still its own use case.
     for index, owner in enumerate(staff.sellers):
@@ -187,8 +196,26 @@ async def _customers(db: Database, staff: DemoStaff, names: _Names) -> dict[uuid
                         .where(Customer.id == view.id)
                         .values(created_at=now - timedelta(days=rng.randrange(80, 365)))
                     )
-                    created[owner].append(view.id)
+                    created.append(view.id)
     return created
+
+
+async def _pool(db: Database, staff: DemoStaff, names: _Names, created: list[uuid.UUID]) -> None:
+    """The business's pool rules, and customers the owner put back into the pool (reps left them)."""
+    rules = PoolRulesUpdate(
+        enabled=True,
+        follow_up_days={"A": 60, "B": 30, "C": 15},
+        default_follow_up_days=30,
+        notice_days=3,
+        max_owned_customers=100,
+    )
+    with _as(staff.owner):
+        async with db.transaction() as session:
+            await pool_rules.update_rules(session, rules)
+            principal = await _principal(session, staff.owner)
+            for customer_id in names.rng.sample(created, k=IN_POOL):
+                reason = ReleaseRequest(reason=names.rng.choice(_RELEASE_REASONS))
+                await pool.release_customer(session, principal, customer_id, reason)
 
 
 def _customer(names: _Names, now: datetime) -> CustomerCreate:
@@ -271,9 +298,7 @@ def _form_fields(data: LeadCreate) -> dict[str, object]:
     return {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None and k != "custom_fields"}
 
 
-async def _opportunities(
-    db: Database, staff: DemoStaff, names: _Names, owned: dict[uuid.UUID, list[uuid.UUID]]
-) -> None:
+async def _opportunities(db: Database, staff: DemoStaff, names: _Names) -> None:
     """Deals of every seller on their own customers: most open across the stages, about a
     quarter won and some lost with a reason; created over the past months, their stage
     history spread from creation to now (or to the close), closes expected in the next months."""
@@ -294,8 +319,16 @@ async def _opportunities(
                     ).all()
                 )
                 open_stages = [s for s in stages if s.kind == StageKind.OPEN]
+                # The seller's own customers (not those given back to the pool), oldest first.
+                mine = list(
+                    (
+                        await session.scalars(
+                            select(Customer.id).where(Customer.owner_id == owner).order_by(Customer.id)
+                        )
+                    ).all()
+                )
                 for _ in range(index, OPPORTUNITIES, len(staff.sellers)):
-                    await _deal(session, principal, rng, owned[owner], open_stages, now)
+                    await _deal(session, principal, rng, mine, open_stages, now)
 
 
 async def _deal(
@@ -382,6 +415,7 @@ async def seed_demo_data(db: Database, tenant_id: uuid.UUID, staff: DemoStaff, *
     """Fill the (new, empty) demo business with a year of believable sales work."""
     names = _Names(random.Random(seed))  # noqa: S311 - made-up data, not secrets
     with tenant_context(tenant_id):
-        owned = await _customers(db, staff, names)
+        created = await _customers(db, staff, names)
+        await _pool(db, staff, names, created)
         await _leads(db, staff, names)
-        await _opportunities(db, staff, names, owned)
+        await _opportunities(db, staff, names)

@@ -32,7 +32,8 @@ __all__ = ["CustomerLink", "OwnerChange"]
 @dataclass(frozen=True, slots=True)
 class OwnerChange:
     customer_id: uuid.UUID
-    from_owner_id: uuid.UUID
+    #: None: the customer came out of the public pool.
+    from_owner_id: uuid.UUID | None
     to_owner_id: uuid.UUID
     #: The new owner's team.
     to_team_id: uuid.UUID | None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select, union
+from sqlalchemy import Select, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto.fields import matches
@@ -29,6 +29,7 @@ from core.customers.events import (
 )
 from core.customers.links import CustomerLink, OwnerChange
 from core.customers.models import Contact, Customer, CustomerKind, LifecycleStage
+from core.customers.ownership import assign
 from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
 from core.customers.schemas import (
     CustomerCreate,
@@ -44,6 +45,7 @@ from core.customfields.query import filter_clauses
 from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
+from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound, one_of
 from core.kernel.pagination import Page, PageRequest, paginate
@@ -60,6 +62,7 @@ __all__ = [
     "get_customer",
     "list_customers",
     "merge_customers",
+    "searched",
     "transfer_customers",
     "update_customer",
 ]
@@ -126,6 +129,7 @@ async def create_customer(
         id_number=data.id_number,
         custom_fields=validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False),
         last_contacted_at=data.last_contacted_at,
+        assigned_at=utcnow(),
     )
     session.add(customer)
     await session.flush()
@@ -166,9 +170,15 @@ async def list_customers(
     session: AsyncSession, principal: Principal, page: PageRequest, f: CustomerFilter
 ) -> Page[CustomerView]:
     """Customers within the caller's scope, filtered, sorted and paged."""
-    stmt = _filtered(session, select(Customer), f).where(
-        await owner_filter(session, principal, READ, Customer.owner_id)
+    stmt = (await searched(session, f)).where(await owner_filter(session, principal, READ, Customer.owner_id))
+    return await paginate(
+        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
     )
+
+
+async def searched(session: AsyncSession, f: CustomerFilter) -> Select[Any]:
+    """Every customer of the business matching ``f`` (the caller applies scope)."""
+    stmt = _filtered(session, select(Customer), f)
     if f.custom:
         definitions = await definitions_for(session, ENTITY)
         stmt = stmt.where(*filter_clauses(definitions, Customer.custom_fields, f.custom))
@@ -181,9 +191,7 @@ async def list_customers(
                 select(Contact.customer_id).where(await matches(session, getattr(Contact, attribute), value)),
             )
             stmt = stmt.where(Customer.id.in_(found))
-    return await paginate(
-        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
-    )
+    return stmt
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: uuid.UUID) -> CustomerView:
@@ -232,6 +240,8 @@ async def update_customer(
         )
     for key, value in changed.items():
         setattr(customer, key, value)
+    if "last_contacted_at" in changed:
+        customer.pool_noticed_at = None  # a follow-up restarts the pool's clock
     if changed:
         await session.flush()
         await record_event(session, CustomerUpdated(customer_id=customer.id, fields=sorted(changed)))
@@ -287,6 +297,8 @@ async def merge_customers(
         survivor.last_contacted_at is None or other.last_contacted_at > survivor.last_contacted_at
     ):
         survivor.last_contacted_at = other.last_contacted_at
+    if other.last_deal_at and (survivor.last_deal_at is None or other.last_deal_at > survivor.last_deal_at):
+        survivor.last_deal_at = other.last_deal_at
     moved = await contact_service.move_all(session, other.id, survivor.id)
     await session.flush()
     for link in links:
@@ -303,20 +315,25 @@ async def merge_customers(
 async def transfer_customers(
     session: AsyncSession, principal: Principal, request: TransferRequest, *, links: Sequence[CustomerLink]
 ) -> TransferResult:
-    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``;
+    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``. Listed
+    customers may also come from the public pool (assigned by a manager: no cap applies).
     ``links`` move what follows them (their previous owner's open opportunities)."""
     target = await active_membership(session, principal, request.to_owner_id, TRANSFER, "to_owner_id")
-    stmt = select(Customer).where(await owner_filter(session, principal, TRANSFER, Customer.owner_id))
+    in_scope = await owner_filter(session, principal, TRANSFER, Customer.owner_id)
+    stmt = select(Customer)
     if request.customer_ids is not None:
         wanted = set(request.customer_ids)
-        rows = list((await session.scalars(stmt.where(Customer.id.in_(wanted)).with_for_update())).all())
+        listed = stmt.where(Customer.id.in_(wanted), or_(in_scope, Customer.owner_id.is_(None)))
+        rows = list((await session.scalars(listed.with_for_update())).all())
         if len(rows) != len(wanted):
             raise NotFound("A customer to transfer does not exist.", field="customer_ids")
     elif request.from_owner_id is not None:
         f = CustomerFilter(
             owner_id=request.from_owner_id, stage=request.stage, level=request.level, tag=request.tag
         )
-        rows = list((await session.scalars(_filtered(session, stmt, f).with_for_update())).all())
+        rows = list(
+            (await session.scalars(_filtered(session, stmt.where(in_scope), f).with_for_update())).all()
+        )
     else:
         raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
     done: list[uuid.UUID] = []
@@ -326,8 +343,7 @@ async def transfer_customers(
             continue
         previous = customer.owner_id
         changes.append(OwnerChange(customer.id, previous, request.to_owner_id, target.team_id))
-        customer.owner_id = request.to_owner_id
-        customer.team_id = target.team_id
+        assign(customer, request.to_owner_id, target.team_id)
         await record_event(
             session,
             CustomerTransferred(

@@ -36,6 +36,8 @@ async def _transferred(session: AsyncSession, changes: Sequence[OwnerChange]) ->
     """Each customer's open opportunities owned by its former owner follow it to the new one;
     closed ones keep their owner (who won or lost them), and a colleague's stay theirs."""
     for change in changes:
+        if change.from_owner_id is None:  # out of the pool: nobody's deals to follow it
+            continue
         moving = (
             await session.scalars(
                 select(Opportunity)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.customers import pool
 from core.customers.access import active_membership
 from core.events.service import record_event
 from core.kernel.clock import utcnow
@@ -118,6 +119,7 @@ async def _win(
     opportunity.status = OpportunityStatus.WON
     opportunity.won_at, opportunity.lost_at, opportunity.lost_reason = now, None, None
     await session.flush()
+    await pool.record_deal(session, opportunity.customer_id, now)  # the pool's clock restarts
     await record_event(
         session,
         OpportunityWon(

@@ -25,6 +25,7 @@ from frontend_api.routes.opportunities import BoardController, OpportunityContro
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
+from frontend_api.routes.pool import CustomerPoolController
 from frontend_api.routes.reports import ReportController
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
@@ -54,6 +55,7 @@ ROUTES: list[Any] = [
     CustomFieldController,
     CustomerController,
     ContactController,
+    CustomerPoolController,
     ActivityController,
     TimelineController,
     LeadController,

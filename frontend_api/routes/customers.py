@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.customers import contacts, service
+from core.customers import contacts, pool, service
 from core.customers.schemas import (
     ContactCreate,
     ContactUpdate,
@@ -19,6 +19,7 @@ from core.customers.schemas import (
     CustomerUpdate,
     CustomerView,
     MergeRequest,
+    ReleaseRequest,
     TransferRequest,
     TransferResult,
 )
@@ -159,6 +160,24 @@ class CustomerController(Controller):
             data,
             links=services.customer_links,
             expected_version=if_match.version(),
+        )
+        return etagged(view)
+
+    @post(
+        "/{customer_id:uuid}/release",
+        permission="customers.release",
+        summary="Put a customer back into the public pool",
+    )
+    async def release(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        customer_id: FromPath[uuid.UUID],
+        if_match: IfMatchDep,
+        data: JSONBody[ReleaseRequest | None] = None,
+    ) -> Response[CustomerView]:
+        view = await pool.release_customer(
+            session, principal, customer_id, data or ReleaseRequest(), expected_version=if_match.version()
         )
         return etagged(view)
 

@@ -91,6 +91,10 @@ def test_demo_prints_a_login_that_works(tmp_path: Path) -> None:
         assert me["roles"] == ["owner"]
         members = _get(f"{url.group(1)}/api/v1/members", str(tokens["access_token"]))
         assert len(members["items"]) == 4  # type: ignore[arg-type]
+        in_pool = _get(f"{url.group(1)}/api/v1/customer-pool?limit=50", str(tokens["access_token"]))
+        assert len(in_pool["items"]) == 20  # type: ignore[arg-type]
+        rules = _get(f"{url.group(1)}/api/v1/customer-pool/rules", str(tokens["access_token"]))
+        assert rules["enabled"] is True
         assert (tmp_path / "huike.db").exists()
     finally:
         process.send_signal(signal.SIGINT)

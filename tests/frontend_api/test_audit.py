@@ -449,6 +449,7 @@ CUSTOMERS_AUDIT = (
 #: A new route fails this test until its author says where its entry is checked.
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
 OPPORTUNITIES_AUDIT = "tests/frontend_api/test_opportunities.py::test_opportunity_changes_are_audited"
+POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
 
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
@@ -573,6 +574,9 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/opportunities/{opportunity_id}/lost"): OPPORTUNITIES_AUDIT,
     ("post", "/api/v1/opportunities/{opportunity_id}/reopen"): OPPORTUNITIES_AUDIT,
     ("post", "/api/v1/opportunities/{opportunity_id}/transfer"): OPPORTUNITIES_AUDIT,
+    ("put", "/api/v1/customer-pool/rules"): POOL_AUDIT,
+    ("post", "/api/v1/customer-pool/{customer_id}/claim"): POOL_AUDIT,
+    ("post", "/api/v1/customers/{customer_id}/release"): POOL_AUDIT,
 }
 
 

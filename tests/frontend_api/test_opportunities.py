@@ -317,6 +317,11 @@ def test_won_and_lost_close_the_opportunity_and_only_a_manager_reopens_it(
     assert won.status_code == 200, won.text
     assert (won.json()["status"], won.json()["probability"]) == ("won", 100)
     assert won.json()["won_at"] is not None
+    # The win restarts the customer's clock in the public pool.
+    assert (
+        client.get(f"/api/v1/customers/{customer['id']}", headers=h).json()["last_deal_at"]
+        == won.json()["won_at"]
+    )
     for path, body in (("stage", {"stage_id": _stage(pipeline, 2)}), ("won", {}), ("lost", {"reason": "x"})):
         refused = client.post(f"{url}/{path}", headers=h, json=body)
         assert (refused.status_code, refused.json()["code"]) == (409, "opportunity_closed"), path

@@ -1,7 +1,7 @@
 """Opportunities and their stage history
 
 Revision ID: 0009_opportunities
-Revises: 0013_leads
+Revises: 0011_pool
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -15,7 +15,7 @@ import core.kernel.money
 from core.migrations.rls import enable_tenant_rls
 
 revision: str = "0009_opportunities"
-down_revision: str | Sequence[str] | None = "0013_leads"
+down_revision: str | Sequence[str] | None = "0011_pool"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
