@@ -23,6 +23,7 @@ from core.customers.events import (
     CustomerTransferred,
     CustomerUpdated,
 )
+from core.customers.links import CustomerLink
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
@@ -37,7 +38,16 @@ from core.leads.events import LeadConverted
 from core.leads.models import Lead
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
+from core.sales import links as sales_links
 from core.sales import permissions as sales_permissions
+from core.sales.events import (
+    OpportunityCreated,
+    OpportunityLost,
+    OpportunityReopened,
+    OpportunityStageChanged,
+    OpportunityWon,
+)
+from core.sales.models import Opportunity
 from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
@@ -51,6 +61,7 @@ __all__ = [
     "activity_subjects",
     "build_services",
     "custom_field_entities",
+    "customer_links",
     "job_registry",
     "permission_registry",
     "timeline_events",
@@ -69,6 +80,7 @@ class Services:
     rate_limiter: RateLimiter
     custom_fields: EntityRegistry
     activity_subjects: SubjectRegistry
+    customer_links: list[CustomerLink]
 
 
 def permission_registry() -> PermissionRegistry:
@@ -98,7 +110,16 @@ def custom_field_entities() -> EntityRegistry:
         "core.leads", [CustomFieldEntity("lead", "线索", "Lead", values_in_column(Lead.custom_fields))]
     )
     registry.register(
-        "core.customfields", [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact", "lead"}]
+        "core.sales",
+        [
+            CustomFieldEntity(
+                "opportunity", "商机", "Opportunity", values_in_column(Opportunity.custom_fields)
+            )
+        ],
+    )
+    registry.register(
+        "core.customfields",
+        [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact", "lead", "opportunity"}],
     )
     return registry
 
@@ -109,6 +130,7 @@ def activity_subjects() -> SubjectRegistry:
     registry = SubjectRegistry()
     registry.register("core.customers", BUILTIN_SUBJECTS)
     registry.register("core.leads", {"lead": lead_service.lead_subject})
+    registry.register("core.sales", {"opportunity": sales_links.opportunity_subject})
     return registry
 
 
@@ -124,7 +146,18 @@ def timeline_events() -> list[TimelineEvent]:
         activity_timeline.MERGED,
         TimelineEvent(ContactCreated, ref="contact"),
         TimelineEvent(LeadConverted, ref="lead"),
+        TimelineEvent(OpportunityCreated, ref="opportunity"),
+        TimelineEvent(OpportunityStageChanged, ref="opportunity"),
+        TimelineEvent(OpportunityWon, ref="opportunity"),
+        TimelineEvent(OpportunityLost, ref="opportunity"),
+        TimelineEvent(OpportunityReopened, ref="opportunity"),
     ]
+
+
+def customer_links() -> list[CustomerLink]:
+    """Domains whose rows point at customers with a foreign key, kept in the customer's own
+    merge, transfer and deletion (``core/customers/links.py``). Orders add theirs here."""
+    return [sales_links.CUSTOMER_LINK]
 
 
 def job_registry() -> JobRegistry:
@@ -178,4 +211,5 @@ def build_services(
         rate_limiter=RateLimiter.from_settings(settings),
         custom_fields=custom_field_entities(),
         activity_subjects=activity_subjects(),
+        customer_links=customer_links(),
     )

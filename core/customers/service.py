@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -26,6 +27,7 @@ from core.customers.events import (
     CustomerTransferred,
     CustomerUpdated,
 )
+from core.customers.links import CustomerLink, OwnerChange
 from core.customers.models import Contact, Customer, CustomerKind, LifecycleStage
 from core.customers.ownership import assign
 from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
@@ -251,11 +253,14 @@ async def delete_customer(
     principal: Principal,
     customer_id: uuid.UUID,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> None:
-    """Delete a customer and its contacts."""
+    """Delete a customer and its contacts (and, through ``links``, other domains' rows)."""
     customer = await customer_in_scope(session, principal, customer_id, DELETE, lock=True)
     ensure_version(customer, expected_version)
+    for link in links:
+        await link.deleting(session, customer.id)
     for contact in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all():
         await session.delete(contact)
     await session.flush()
@@ -270,11 +275,12 @@ async def merge_customers(
     survivor_id: uuid.UUID,
     request: MergeRequest,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> CustomerView:
     """Fold ``request.other_id`` into ``survivor_id``: its contacts move over, the survivor's
     empty fields are filled from it, tags and custom fields are combined, then it is deleted.
-    Other domains move their history on the ``customers.merged`` event."""
+    ``links`` re-point other domains' rows first; the rest move on ``customers.merged``."""
     if request.other_id == survivor_id:
         raise Invalid("A customer cannot be merged into itself.", field="other_id", code="same_customer")
     survivor = await customer_in_scope(session, principal, survivor_id, MERGE, lock=True)
@@ -295,6 +301,8 @@ async def merge_customers(
         survivor.last_deal_at = other.last_deal_at
     moved = await contact_service.move_all(session, other.id, survivor.id)
     await session.flush()
+    for link in links:
+        await link.merged(session, other.id, survivor.id)
     await session.delete(other)
     await session.flush()
     await record_event(
@@ -305,10 +313,11 @@ async def merge_customers(
 
 
 async def transfer_customers(
-    session: AsyncSession, principal: Principal, request: TransferRequest
+    session: AsyncSession, principal: Principal, request: TransferRequest, *, links: Sequence[CustomerLink]
 ) -> TransferResult:
     """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``. Listed
-    customers may also come from the public pool (assigned by a manager: no cap applies)."""
+    customers may also come from the public pool (assigned by a manager: no cap applies).
+    ``links`` move what follows them (their previous owner's open opportunities)."""
     target = await active_membership(session, principal, request.to_owner_id, TRANSFER, "to_owner_id")
     in_scope = await owner_filter(session, principal, TRANSFER, Customer.owner_id)
     stmt = select(Customer)
@@ -328,10 +337,12 @@ async def transfer_customers(
     else:
         raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
     done: list[uuid.UUID] = []
+    changes: list[OwnerChange] = []
     for customer in sorted(rows, key=lambda c: c.id):
         if customer.owner_id == request.to_owner_id:
             continue
         previous = customer.owner_id
+        changes.append(OwnerChange(customer.id, previous, request.to_owner_id, target.team_id))
         assign(customer, request.to_owner_id, target.team_id)
         await record_event(
             session,
@@ -341,4 +352,6 @@ async def transfer_customers(
         )
         done.append(customer.id)
     await session.flush()
+    for link in links:
+        await link.transferred(session, changes)
     return TransferResult(transferred=done)

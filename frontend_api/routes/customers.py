@@ -24,7 +24,7 @@ from core.customers.schemas import (
     TransferResult,
 )
 from core.kernel.pagination import Page
-from frontend_api.deps import PageDep, PrincipalDep, SessionDep
+from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
 
 __all__ = ["ContactController", "CustomerController"]
@@ -85,9 +85,14 @@ class CustomerController(Controller):
 
     @post("/transfer", permission="customers.transfer", summary="Give customers to another owner")
     async def transfer(
-        self, session: SessionDep, principal: PrincipalDep, data: JSONBody[TransferRequest]
+        self,
+        services: ServicesDep,
+        session: SessionDep,
+        principal: PrincipalDep,
+        data: JSONBody[TransferRequest],
     ) -> Response[TransferResult]:
-        return Response(await service.transfer_customers(session, principal, data), status_code=200)
+        result = await service.transfer_customers(session, principal, data, links=services.customer_links)
+        return Response(result, status_code=200)
 
     @get("/{customer_id:uuid}", permission="customers.read", summary="Show a customer")
     async def show(
@@ -120,12 +125,19 @@ class CustomerController(Controller):
     )
     async def remove(
         self,
+        services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
         customer_id: FromPath[uuid.UUID],
         if_match: IfMatchDep,
     ) -> None:
-        await service.delete_customer(session, principal, customer_id, expected_version=if_match.version())
+        await service.delete_customer(
+            session,
+            principal,
+            customer_id,
+            links=services.customer_links,
+            expected_version=if_match.version(),
+        )
 
     @post(
         "/{customer_id:uuid}/merge",
@@ -134,6 +146,7 @@ class CustomerController(Controller):
     )
     async def merge(
         self,
+        services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
         customer_id: FromPath[uuid.UUID],
@@ -141,7 +154,12 @@ class CustomerController(Controller):
         if_match: IfMatchDep,
     ) -> Response[CustomerView]:
         view = await service.merge_customers(
-            session, principal, customer_id, data, expected_version=if_match.version()
+            session,
+            principal,
+            customer_id,
+            data,
+            links=services.customer_links,
+            expected_version=if_match.version(),
         )
         return etagged(view)
 
