@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.activities import links as activity_links
 from core.activities import permissions as activity_permissions
 from core.activities import reminders as activity_reminders
 from core.activities import timeline as activity_timeline
@@ -157,7 +158,7 @@ def timeline_events() -> list[TimelineEvent]:
 def customer_links() -> list[CustomerLink]:
     """Domains whose rows point at customers with a foreign key, kept in the customer's own
     merge, transfer and deletion (``core/customers/links.py``). Orders add theirs here."""
-    return [sales_links.CUSTOMER_LINK]
+    return [sales_links.CUSTOMER_LINK, activity_links.CUSTOMER_LINK]
 
 
 def job_registry() -> JobRegistry:
