@@ -1,7 +1,8 @@
 """The demo business's believable data, written through the same use cases the API calls
 (so it is encrypted, scoped, audited and evented like real data): customers with contacts in
 Chinese and English, leads from the web form and trade fairs, opportunities across the
-pipeline's stages with their history spread over the past months.
+pipeline's stages with their history spread over the past months, and the calls, visits,
+notes and tasks of the sellers on their customers.
 
 Deterministic: the same seed gives the same business on every machine.
 """
@@ -20,6 +21,9 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.activities import service as activities
+from core.activities.schemas import ActivityCreate
+from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRegistry
 from core.audit.context import ActorType, audit_context
 from core.customers import pool, pool_rules
 from core.customers import service as customers
@@ -44,6 +48,20 @@ LEADS = 60
 OPPORTUNITIES = 150
 #: Customers the demo's reps gave back to the public pool.
 IN_POOL = 20
+#: Each seller's customers with a history of calls, visits and notes (some with a task).
+FOLLOWED_UP = 45
+_CONTACTS = [
+    ("call", "电话沟通报价 Call about the quote", "客户对价格有疑问，下周再跟进。 Unsure about the price."),
+    ("visit", "上门拜访 On-site visit", "参观了仓库，采购经理很感兴趣。 Toured the warehouse."),
+    ("meeting", "方案演示 Solution demo", "演示了库存和订单模块。 Demoed inventory and orders."),
+    ("email", "发送产品目录 Sent the catalogue", None),
+    ("note", "客户背景 Background", "年采购额约两百万，决策人是总经理。 The GM decides."),
+]
+_TASKS = [
+    "发送合同草案 Send the draft contract",
+    "回访满意度 Satisfaction call",
+    "准备报价单 Prepare the quote",
+]
 _RELEASE_REASONS = [
     "暂无采购需求 No need for now",
     "联系不上 Cannot reach them",
@@ -411,6 +429,53 @@ async def _backdate(
     await session.flush()
 
 
+async def _activities(db: Database, staff: DemoStaff, names: _Names) -> None:
+    """Calls, visits, meetings, emails and notes over the past months on each seller's own
+    customers, and follow-up tasks (a few overdue, some done), so timelines show real work."""
+    rng = names.rng
+    now = utcnow()
+    subjects = SubjectRegistry()
+    subjects.register("core.customers", BUILTIN_SUBJECTS)
+    for owner in staff.sellers:
+        with _as(owner):
+            async with db.transaction() as session:
+                principal = await _principal(session, owner)
+                mine = (
+                    await session.scalars(
+                        select(Customer.id)
+                        .where(Customer.owner_id == owner)
+                        .order_by(Customer.id)
+                        .limit(FOLLOWED_UP)
+                    )
+                ).all()
+                for customer_id in mine:
+                    for _ in range(rng.choice((1, 2, 2, 3))):
+                        kind, subject, body = rng.choice(_CONTACTS)
+                        when = now - timedelta(days=rng.randrange(1, 120), hours=rng.randrange(9, 18))
+                        data = ActivityCreate(
+                            kind=kind,
+                            subject_type="customer",
+                            subject_id=customer_id,
+                            subject=subject,
+                            body=body,
+                            occurred_at=when,
+                            duration_minutes=rng.choice((10, 15, 30, 60)) if kind != "note" else None,
+                        )
+                        await activities.create_activity(session, principal, subjects, data)
+                    if rng.random() < 0.35:
+                        task = ActivityCreate(
+                            kind="task",
+                            subject_type="customer",
+                            subject_id=customer_id,
+                            subject=rng.choice(_TASKS),
+                            due_at=now + timedelta(days=rng.randrange(-3, 14), hours=rng.randrange(24)),
+                            priority=rng.choice(("normal", "normal", "high")),
+                        )
+                        created = await activities.create_activity(session, principal, subjects, task)
+                        if rng.random() < 0.3:
+                            await activities.complete_task(session, principal, created.id)
+
+
 async def seed_demo_data(db: Database, tenant_id: uuid.UUID, staff: DemoStaff, *, seed: int = 2026) -> None:
     """Fill the (new, empty) demo business with a year of believable sales work."""
     names = _Names(random.Random(seed))  # noqa: S311 - made-up data, not secrets
@@ -419,3 +484,4 @@ async def seed_demo_data(db: Database, tenant_id: uuid.UUID, staff: DemoStaff, *
         await _pool(db, staff, names, created)
         await _leads(db, staff, names)
         await _opportunities(db, staff, names)
+        await _activities(db, staff, names)

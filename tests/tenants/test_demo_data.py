@@ -63,3 +63,35 @@ def test_the_demo_business_has_opportunities_across_the_pipeline(
     rep = bearer(login(client, "rep1@demo.example.com", DEMO_PASSWORD).json()["access_token"])
     mine = client.get(f"/api/v1/pipelines/{pipeline['id']}/board", headers=rep).json()
     assert 0 < sum(c["count"] for c in mine["columns"]) < sum(c["count"] for c in board["columns"])
+
+
+def test_the_demo_sellers_have_a_history_of_follow_ups_and_open_tasks(
+    client: TestClient[Any], settings: Any
+) -> None:
+    import asyncio
+
+    from core.crypto.keyring import open_database
+    from frontend_api.services import permission_registry
+    from tenants.demo import seed_demo
+
+    async def run() -> None:
+        db = open_database(settings)
+        try:
+            await seed_demo(db, permission_registry(), settings.password_min_length)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    manager = bearer(login(client, "manager@demo.example.com", DEMO_PASSWORD).json()["access_token"])
+    kinds = dict(_raw(settings, "SELECT kind, count(*) FROM activities GROUP BY kind"))
+    assert {"call", "visit", "meeting", "email", "note", "task"} <= set(kinds)
+    open_tasks = client.get("/api/v1/activities", headers=manager, params={"kind": "task", "status": "open"})
+    assert open_tasks.status_code == 200, open_tasks.text
+    assert open_tasks.json()["items"]
+    customer_id = _raw(settings, "SELECT customer_id FROM activities WHERE kind = 'visit' LIMIT 1")[0][0]
+    timeline = client.get(
+        f"/api/v1/customers/{customer_id}/timeline",
+        headers=bearer(login(client, DEMO_EMAIL, DEMO_PASSWORD).json()["access_token"]),
+    )
+    assert timeline.status_code == 200, timeline.text
+    assert any(line["type"] == "activity" for line in timeline.json()["items"])
