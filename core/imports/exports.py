@@ -100,7 +100,7 @@ async def _owners(session: AsyncSession) -> dict[uuid.UUID, str]:
     rows = await session.execute(
         select(Membership.user_id, User.email).join(User, User.id == Membership.user_id)
     )
-    return dict(rows.tuples().all())
+    return {user_id: email for user_id, email in rows}
 
 
 async def start_export(

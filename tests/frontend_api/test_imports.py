@@ -476,3 +476,65 @@ def test_imports_are_audited_as_the_uploader_with_personal_data_redacted(
     stored = [bytes(r[0]) for r in raw(settings, "SELECT data FROM import_chunks")]
     assert stored
     assert all(b"13800138000" not in data and "客户名称".encode() not in data for data in stored)
+
+
+# --- leads and contacts ----------------------------------------------------------------------
+
+
+def test_leads_are_imported_with_owners_by_email_and_duplicates_skipped(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
+    rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
+    existing = client.post(
+        "/api/v1/leads", headers=owner["headers"], json={"name": "老线索", "phone": "13800138000"}
+    )
+    assert existing.status_code == 201
+    content = (
+        "姓名,公司,手机,邮箱,来源,地区,备注,负责人\n"
+        f"王五,丙公司,13900139000,wang@example.com,展会,华北,想要报价,{rep['email']}\n"
+        "赵六,,138-0013-8000,,,,,\n"  # the existing lead's phone
+        "钱七,,,,,,,nobody@example.com\n"  # no such member
+    ).encode()
+    done = imported(client, owner["headers"], content, entity="lead", dry_run="false", policy="skip")
+    assert (done["created"], done["skipped"], done["failed"]) == (1, 1, 1)
+    assert [(e["row"], e["field"], e["code"]) for e in errors(client, owner["headers"], done["id"])] == [
+        (3, None, "duplicate"),
+        (4, "owner", "unknown_owner"),
+    ]
+    [lead] = client.get("/api/v1/leads?q=王五", headers=rep["headers"]).json()["items"]
+    assert (lead["company"], lead["source"], lead["region"], lead["message"]) == (
+        "丙公司",
+        "展会",
+        "华北",
+        "想要报价",
+    )
+
+
+def test_contacts_are_imported_onto_their_customers_by_name(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    customer = _existing(client, owner["headers"])
+    first = client.post(
+        f"/api/v1/customers/{customer['id']}/contacts",
+        headers=owner["headers"],
+        json={"name": "李雷", "phone": "13900139000", "title": "采购"},
+    )
+    assert first.status_code == 201
+    content = (
+        "客户名称,姓名,职务,手机\n"
+        "老客户,韩梅梅,经理,13700137000\n"
+        "老客户,李雷,总监,13900139000\n"  # the same contact: updated
+        "没有的公司,张三,,\n"
+    ).encode()
+    done = imported(client, owner["headers"], content, entity="contact", dry_run="false", policy="update")
+    assert (done["created"], done["updated"], done["failed"]) == (1, 1, 1)
+    assert [(e["row"], e["column"], e["code"]) for e in errors(client, owner["headers"], done["id"])] == [
+        (4, "客户名称", "unknown_customer")
+    ]
+    contacts = client.get(f"/api/v1/customers/{customer['id']}/contacts", headers=owner["headers"]).json()
+    assert sorted((c["name"], c["title"]) for c in contacts) == [("李雷", "总监"), ("韩梅梅", "经理")]
+    undo = client.post(f"{API}/{done['id']}/undo", headers=owner["headers"])
+    assert undo.status_code == 202
+    drain(client)
+    contacts = client.get(f"/api/v1/customers/{customer['id']}/contacts", headers=owner["headers"]).json()
+    assert [(c["name"], c["title"]) for c in contacts] == [("李雷", "采购")]
