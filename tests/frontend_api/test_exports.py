@@ -42,7 +42,10 @@ def _audit(settings: Settings) -> list[Any]:
         engine = create_async_engine(settings.owner_database_url)
         try:
             async with engine.connect() as conn:
-                sql = "SELECT action, actor_id, changes FROM audit_entries WHERE action LIKE 'export.%' ORDER BY seq"
+                sql = (
+                    "SELECT action, actor_id, changes FROM audit_entries"
+                    " WHERE action LIKE 'export.%' ORDER BY seq"
+                )
                 return list((await conn.execute(text(sql))).all())
         finally:
             await engine.dispose()
