@@ -448,7 +448,9 @@ CUSTOMERS_AUDIT = (
 IMPORTS_AUDIT = (
     "tests/frontend_api/test_imports.py::test_imports_are_audited_as_the_uploader_with_personal_data_redacted"
 )
-IMPORTS_UNDO_AUDIT = "tests/frontend_api/test_imports.py::test_undo_deletes_what_was_created_restores_what_was_updated_and_keeps_what_changed_since"
+IMPORTS_UNDO_AUDIT = (
+    "tests/frontend_api/test_imports.py::test_undo_removes_created_restores_updated_and_keeps_changed_records"
+)
 
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.

@@ -397,7 +397,7 @@ def test_progress_and_resume_after_an_interrupted_run(
 # --- undo ------------------------------------------------------------------------------------
 
 
-def test_undo_deletes_what_was_created_restores_what_was_updated_and_keeps_what_changed_since(
+def test_undo_removes_created_restores_updated_and_keeps_changed_records(
     client: TestClient[Any], owner: dict[str, Any], settings: Settings
 ) -> None:
     headers = owner["headers"]
