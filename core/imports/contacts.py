@@ -17,7 +17,7 @@ from core.customers.events import ContactCreated, ContactUpdated
 from core.customers.models import Contact, Customer
 from core.customers.permissions import UPDATE
 from core.customers.schemas import ContactCreate
-from core.events.service import record_event
+from core.events.service import record_event, record_events
 from core.imports.duplicates import by_blind_index, customer_keys_taken
 from core.imports.files import Row
 from core.imports.models import ImportRecord, Policy
@@ -170,14 +170,7 @@ async def _insert(
     session.add_all([c for _, c in contacts])
     await session.flush()
     for number, contact in contacts:
-        await record_event(session, ContactCreated(contact_id=contact.id, customer_id=contact.customer_id))
-        session.add(
-            ImportRecord(
-                import_id=state.batch_id,
-                row_number=number,
-                entity_type="contacts",
-                entity_id=contact.id,
-                action="created",
-                version_after=contact.version,
-            )
-        )
+        state.record(number, "contacts", contact.id, contact.version)
+    await record_events(
+        session, [ContactCreated(contact_id=c.id, customer_id=c.customer_id) for _, c in contacts]
+    )

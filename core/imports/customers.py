@@ -22,7 +22,8 @@ from core.customers.models import Contact, Customer, CustomerKind
 from core.customers.permissions import CREATE, UPDATE
 from core.customers.schemas import ContactCreate, CustomerCreate, CustomerUpdate
 from core.customers.service import prepare_customer, prepare_update
-from core.events.service import record_event
+from core.events.schemas import DomainEvent
+from core.events.service import record_event, record_events
 from core.imports.duplicates import customer_keys_taken
 from core.imports.files import Row
 from core.imports.models import ImportRecord, Policy
@@ -269,21 +270,12 @@ async def _insert(session: AsyncSession, state: RunState, plans: list[_Plan]) ->
             contacts.append((plan, contact))
     session.add_all([c for _, c in contacts])
     await session.flush()
+    events: list[DomainEvent] = []
     for plan in plans:
         customer = plan.customer
-        await record_event(session, CustomerCreated(customer_id=customer.id, owner_id=customer.owner_id))
-        session.add(_created(state, plan.row, "customers", customer.id, customer.version))
+        events.append(CustomerCreated(customer_id=customer.id, owner_id=customer.owner_id))
+        state.record(plan.row, "customers", customer.id, customer.version)
     for plan, contact in contacts:
-        await record_event(session, ContactCreated(contact_id=contact.id, customer_id=plan.customer.id))
-        session.add(_created(state, plan.row, "contacts", contact.id, contact.version))
-
-
-def _created(state: RunState, row: int, entity_type: str, entity_id: uuid.UUID, version: int) -> ImportRecord:
-    return ImportRecord(
-        import_id=state.batch_id,
-        row_number=row,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        action="created",
-        version_after=version,
-    )
+        events.append(ContactCreated(contact_id=contact.id, customer_id=plan.customer.id))
+        state.record(plan.row, "contacts", contact.id, contact.version)
+    await record_events(session, events)

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.capture import plain
 from core.customers.access import check_email, normalized_phone
-from core.events.service import record_event
+from core.events.schemas import DomainEvent
+from core.events.service import record_events
 from core.imports.duplicates import by_blind_index
 from core.imports.files import Row
 from core.imports.models import ImportRecord, Policy
@@ -169,22 +170,14 @@ async def _insert(session: AsyncSession, state: RunState, new: list[tuple[int, L
                 lead.owner_id, lead.team_id = state.principal.user_id, state.principal.team_id
     session.add_all([lead for _, lead in new])
     await session.flush()
+    events: list[DomainEvent] = []
     for number, lead in new:
-        await record_event(session, LeadCreated(lead_id=lead.id, owner_id=lead.owner_id, channel="import"))
+        events.append(LeadCreated(lead_id=lead.id, owner_id=lead.owner_id, channel="import"))
         if lead.id in assigned and lead.owner_id is not None:
-            await record_event(
-                session,
+            events.append(
                 LeadAssigned(
                     lead_id=lead.id, from_owner_id=None, to_owner_id=lead.owner_id, rule_id=assigned[lead.id]
-                ),
+                )
             )
-        session.add(
-            ImportRecord(
-                import_id=state.batch_id,
-                row_number=number,
-                entity_type="leads",
-                entity_id=lead.id,
-                action="created",
-                version_after=lead.version,
-            )
-        )
+        state.record(number, "leads", lead.id, lead.version)
+    await record_events(session, events)

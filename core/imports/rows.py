@@ -23,6 +23,7 @@ from core.imports.files import Row
 from core.imports.mapping import CUSTOM_PREFIX
 from core.imports.models import ImportBatch, ImportRowError
 from core.kernel.errors import DomainError, FieldError, Invalid
+from core.kernel.ids import new_id
 from core.security.models import Membership, User
 from core.security.principal import Principal
 
@@ -80,6 +81,9 @@ class RunState:
     seen: set[int] = field(default_factory=set)
     tally: Tally = field(default_factory=Tally)
     errors: list[ImportRowError] = field(default_factory=list)
+    #: What this batch wrote, as ``import_records`` rows (created ones; updates go as entities,
+    #: their before-image is encrypted).
+    records: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     async def load(
@@ -144,6 +148,25 @@ class RunState:
                 code=code,
                 reason=reason,
             )
+        )
+
+    def record(
+        self, row: int, entity_type: str, entity_id: uuid.UUID, version: int, before: str | None = None
+    ) -> None:
+        """Remember a record this batch wrote (inserted at the batch's end, in one statement)."""
+        self.records.append(
+            {
+                "tenant_id": self.principal.tenant_id,
+                "id": new_id(),
+                "import_id": self.batch_id,
+                "row_number": row,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "action": "created" if before is None else "updated",
+                "version_after": version,
+                "before": before,
+                "undo_result": None,
+            }
         )
 
     def owner(self, cells: dict[str, str]) -> Member | None:

@@ -14,8 +14,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -116,6 +117,13 @@ async def _start(session: AsyncSession, import_id: uuid.UUID) -> tuple[ImportBat
     return batch, state
 
 
+async def _save_report(session: AsyncSession, state: RunState) -> None:
+    """The batch's row errors and written records, each in one statement."""
+    session.add_all(state.errors)
+    if state.records:
+        await session.execute(insert(cast(Table, ImportRecord.__table__)), state.records)
+
+
 def _count(batch: ImportBatch, tally: Tally, rows: int) -> None:
     batch.processed_rows += rows
     batch.created_count += tally.created
@@ -147,7 +155,7 @@ def _finished(batch: ImportBatch) -> ImportFinished:
 
 async def _batch(db: Database, import_id: uuid.UUID, state: RunState, reader: _Reader, size: int) -> bool:
     """One batch in one transaction; True when the import is finished."""
-    state.tally, state.errors = Tally(), []
+    state.tally, state.errors, state.records = Tally(), [], []
     async with db.transaction() as session:
         batch = await _locked(session, import_id)
         rows = await session.run_sync(lambda s: reader.pull(s, batch, size))
@@ -155,7 +163,7 @@ async def _batch(db: Database, import_id: uuid.UUID, state: RunState, reader: _R
             await _finish(session, batch)
             return True
         await ADAPTERS[state.entity](session, state, rows)
-        session.add_all(state.errors)
+        await _save_report(session, state)
         _count(batch, state.tally, len(rows))
     return False
 
@@ -166,11 +174,11 @@ async def _row_by_row(
     """A batch the database refused as a whole: each row again on its own, so only the rows
     at fault fail."""
     for number, row in rows:
-        state.tally, state.errors = Tally(), []
+        state.tally, state.errors, state.records = Tally(), [], []
         try:
             async with db.transaction() as session:
                 await ADAPTERS[state.entity](session, state, [(number, row)])
-                session.add_all(state.errors)
+                await _save_report(session, state)
                 _count(await _locked(session, import_id), state.tally, 1)
         except DBAPIError:
             log.warning("import row refused by the database", exc_info=True, extra={"row": number})
