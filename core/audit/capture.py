@@ -99,11 +99,10 @@ def _diff(obj: Any) -> dict[str, Any] | None:
 
 
 def _entity_id(obj: Any) -> str:
-    identity = inspect(obj).mapper.primary_key_from_instance(obj)
+    mapper = inspect(obj).mapper  # once: an import's batch asks this for thousands of rows
+    identity = mapper.primary_key_from_instance(obj)
     own = [
-        value
-        for column, value in zip(inspect(obj).mapper.primary_key, identity, strict=True)
-        if column.name != "tenant_id"
+        value for column, value in zip(mapper.primary_key, identity, strict=True) if column.name != "tenant_id"
     ]
     return ":".join(str(v) for v in own)
 
@@ -123,9 +122,8 @@ def _tenant_of(obj: Any) -> uuid.UUID | None:
 def _drafts(session: Session) -> dict[uuid.UUID, list[Draft]]:
     found: dict[uuid.UUID, list[Draft]] = defaultdict(list)
     for verb, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
-        for obj in sorted(objects, key=lambda o: (type(o).__name__, _entity_id(o))):
-            if not is_audited(type(obj)):
-                continue
+        audited = [o for o in objects if is_audited(type(o))]
+        for obj in sorted(audited, key=lambda o: (type(o).__name__, _entity_id(o))):
             tenant_id = _tenant_of(obj)
             if tenant_id is None:  # an account changed outside any tenant (password reset)
                 continue
