@@ -101,9 +101,8 @@ def _diff(obj: Any) -> dict[str, Any] | None:
 def _entity_id(obj: Any) -> str:
     mapper = inspect(obj).mapper  # once: an import's batch asks this for thousands of rows
     identity = mapper.primary_key_from_instance(obj)
-    own = [
-        value for column, value in zip(mapper.primary_key, identity, strict=True) if column.name != "tenant_id"
-    ]
+    pairs = zip(mapper.primary_key, identity, strict=True)
+    own = [value for column, value in pairs if column.name != "tenant_id"]
     return ":".join(str(v) for v in own)
 
 
