@@ -124,7 +124,7 @@ async def _update(
                 raise Invalid(
                     "The duplicate lead is converted; change the customer instead.", code="lead_converted"
                 )
-            data: dict[str, Any] = {k: cells[k] for k in _TEXT if k in cells}
+            data: dict[str, Any] = {k: cells[k] for k in _TEXT if k in cells and k != "name"}
             custom = custom_values(cells, state.definitions)
             if custom:
                 data["custom_fields"] = custom
