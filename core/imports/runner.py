@@ -67,6 +67,12 @@ class _Reader:
     rows: Iterator[tuple[int, Row]] | None = None
     #: The rows of the batch in progress (to retry them one by one if the batch is refused).
     last: list[tuple[int, Row]] = field(default_factory=list)
+    #: How many data rows lie behind the iterator: the cursor this reader expects to find.
+    position: int | None = None
+
+    def overtaken(self, batch: ImportBatch) -> bool:
+        """Another worker ran this import meanwhile (a redelivered job): leave it to that one."""
+        return self.position is not None and batch.processed_rows != self.position
 
     def pull(self, session: Session, batch: ImportBatch, size: int) -> list[tuple[int, Row]]:
         if self.file is None or self.rows is None:
@@ -74,9 +80,11 @@ class _Reader:
             numbered = enumerate(read_rows(self.file, batch.file_format, batch.encoding), start=1)
             # Skip the header and what earlier attempts committed.
             self.rows = itertools.islice(numbered, 1 + batch.processed_rows, None)
+            self.position = batch.processed_rows
         self.file.session = session
         left = (batch.total_rows or 0) - batch.processed_rows
         self.last = list(itertools.islice(self.rows, max(0, min(size, left))))
+        self.position = batch.processed_rows + len(self.last)
         return self.last
 
 
@@ -158,6 +166,8 @@ async def _batch(db: Database, import_id: uuid.UUID, state: RunState, reader: _R
     state.tally, state.errors, state.records = Tally(), [], []
     async with db.transaction() as session:
         batch = await _locked(session, import_id)
+        if reader.overtaken(batch) or batch.status not in (ImportStatus.VALIDATING, ImportStatus.RUNNING):
+            return True
         rows = await session.run_sync(lambda s: reader.pull(s, batch, size))
         if not rows:
             await _finish(session, batch)

@@ -538,3 +538,34 @@ def test_contacts_are_imported_onto_their_customers_by_name(
     drain(client)
     contacts = client.get(f"/api/v1/customers/{customer['id']}/contacts", headers=owner["headers"]).json()
     assert [(c["name"], c["title"]) for c in contacts] == [("李雷", "采购")]
+
+
+@pytest.mark.postgres  # SQLite has no row locks: its single writer serializes whole transactions
+def test_two_workers_on_one_import_write_each_row_once(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
+    """A redelivered job running beside the first one: the batches queue on the import's row,
+    and a worker that finds the cursor moved by the other stops."""
+    import uuid
+
+    from core.imports.runner import run_import
+
+    rows = "".join(f"并发{i:02},1370013{i:04},,,,,,,,\n" for i in range(30))
+    import_id = uuid.UUID(
+        upload(client, owner["headers"], (HEADER + rows).encode(), dry_run="false").json()["id"]
+    )
+    db = client.app.state.services.db  # type: ignore[attr-defined]
+    tenant = uuid.UUID(owner["tenant_id"])
+
+    async def both() -> None:
+        await asyncio.gather(
+            run_import(db, tenant, import_id, batch_size=3), run_import(db, tenant, import_id, batch_size=3)
+        )
+
+    client.blocking_portal.call(both)
+    done = client.get(f"{API}/{import_id}", headers=owner["headers"]).json()
+    assert (done["status"], done["processed_rows"], done["created"], done["skipped"]) == ("done", 30, 30, 0)
+    assert raw(settings, "SELECT count(*) FROM customers")[0][0] == 30
+    events = [r[0] for r in raw(settings, "SELECT name FROM outbox_messages")]
+    assert events.count("imports.finished") == 1
+    assert events.count("customers.created") == 30
