@@ -43,6 +43,7 @@ _YES = {"是", "对", "有", "y", "yes", "true", "1", "√", "✓", "x"}
 _NO = {"否", "不", "无", "n", "no", "false", "0", ""}
 _SPLIT = re.compile(r"[,，;；、|/\n]+")
 _PATH = re.compile(r"\$\.([\w.\[\]]+)")
+_MISSING = re.compile(r"missing required field `(\w+)`")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,22 +191,26 @@ class RunState:
         return fresh
 
 
-def converted(data: dict[str, Any], type_: type[Any]) -> Any:
-    """``data`` as a ``type_`` command, checked as the API checks a body (lengths...).
+def converted(data: dict[str, Any], type_: type[Any], *, strict: bool = True) -> Any:
+    """``data`` as a ``type_`` command, checked as the API checks a body (lengths...);
+    ``strict=False`` also takes form text for numbers and booleans (``"true"``).
 
     Raises:
         Invalid: naming the field at fault.
     """
     try:
-        return msgspec.convert(data, type_)
+        return msgspec.convert(data, type_, strict=strict)
     except msgspec.ValidationError as exc:
-        found = _PATH.search(str(exc))
-        reason = str(exc).split(" - at ")[0]
+        message = str(exc)
+        reason = message.split(" - at ")[0]
+        missing = _MISSING.search(message)
+        if missing:
+            raise Invalid("A value is required.", field=missing.group(1), code="required") from None
+        found = _PATH.search(message)
+        field_name = found.group(1) if found else None
         if "length >= 1" in reason:  # an empty cell where a value is needed
-            raise Invalid(
-                "A value is required.", field=found.group(1) if found else None, code="required"
-            ) from None
-        raise Invalid(reason, field=found.group(1) if found else None, code="validation_failed") from None
+            raise Invalid("A value is required.", field=field_name, code="required") from None
+        raise Invalid(reason, field=field_name, code="validation_failed") from None
 
 
 def kind_of(value: str | None, default: str) -> str:

@@ -24,6 +24,7 @@ from core.imports.jobs import ImportJob, run, undo
 from core.imports.mapping import apply_overrides, auto_map
 from core.imports.models import ImportBatch, ImportRowError, ImportStatus, Policy
 from core.imports.permissions import CREATE_PERMISSION, RUN
+from core.imports.rows import converted
 from core.imports.schemas import ColumnView, ImportOptions, ImportView, RowErrorView, RunRequest
 from core.jobs.service import enqueue
 from core.kernel.database import Database
@@ -68,11 +69,8 @@ def _options(fields: dict[str, str]) -> ImportOptions:
     for key in ("default_owner_id",):
         if data.get(key) == "":
             data.pop(key)
-    try:
-        return msgspec.convert(data, ImportOptions, strict=False)
-    except msgspec.ValidationError as exc:
-        field = str(exc).rpartition("$.")[2] or None
-        raise Invalid(str(exc).split(" - at ")[0], field=field, code="validation_failed") from None
+    options: ImportOptions = converted(data, ImportOptions, strict=False)
+    return options
 
 
 def import_view(batch: ImportBatch) -> ImportView:

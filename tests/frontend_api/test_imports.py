@@ -434,6 +434,9 @@ def test_a_sales_rep_may_not_import_and_another_managers_import_is_not_found(
     rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
     assert upload(client, rep["headers"], HEADER.encode()).status_code == 403
     manager = add_member(client, settings, owner["tenant_id"], "sales_manager")
+    theirs = upload(client, manager["headers"], HEADER.encode())
+    assert theirs.status_code == 202, theirs.text
+    assert client.get(f"{API}/{theirs.json()['id']}", headers=owner["headers"]).status_code == 200
     mine = upload(client, owner["headers"], HEADER.encode()).json()
     assert client.get(f"{API}/{mine['id']}", headers=manager["headers"]).status_code == 404
     assert client.get(f"{API}/{mine['id']}", headers=owner["headers"]).status_code == 200
@@ -569,3 +572,16 @@ def test_two_workers_on_one_import_write_each_row_once(
     events = [r[0] for r in raw(settings, "SELECT name FROM outbox_messages")]
     assert events.count("imports.finished") == 1
     assert events.count("customers.created") == 30
+
+
+def test_an_upload_without_an_entity_or_a_file_names_what_is_missing(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    no_entity = client.post(
+        API, headers=owner["headers"], files={"file": ("a.csv", HEADER.encode(), "text/csv")}, data={}
+    )
+    assert (no_entity.status_code, no_entity.json()["errors"][0]["field"]) == (422, "entity")
+    no_file = client.post(API, headers=owner["headers"], files={"other": ("a.csv", b"x", "text/csv")})
+    assert (no_file.status_code, no_file.json()["errors"][0]["field"]) == (422, "file")
+    wrong = upload(client, owner["headers"], HEADER.encode(), entity="order")
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "invalid_choice")
