@@ -15,6 +15,7 @@ the change itself and says so with ``.execution_options(audited_by_caller=True)`
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
@@ -72,12 +73,21 @@ def _value(column: Any, value: Any) -> Any:
     return plain(value)
 
 
+@functools.cache
+def _columns(mapper: Any) -> tuple[tuple[str, bool], ...]:
+    """Each column attribute of ``mapper`` and whether it is sensitive (mappers do not change
+    once configured; a batch of an import snapshots thousands of rows of one mapper)."""
+    return tuple((attr.key, bool(attr.columns[0].info.get("sensitive"))) for attr in mapper.column_attrs)
+
+
 def _snapshot(obj: Any) -> dict[str, Any]:
     state = inspect(obj)
-    return {
-        attr.key: _value(attr.columns[0], state.dict.get(attr.key, NO_VALUE))
-        for attr in state.mapper.column_attrs
-    }
+    values = state.dict
+    snapshot: dict[str, Any] = {}
+    for key, sensitive in _columns(state.mapper):
+        value = values.get(key)
+        snapshot[key] = REDACTED if sensitive and value is not None else plain(value)
+    return snapshot
 
 
 def _diff(obj: Any) -> dict[str, Any] | None:
