@@ -9,14 +9,28 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, String, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import NullType
 
 from core.crypto.fields import blind_index_lookup
 from core.customers.models import Contact, Customer, CustomerKind
 
-__all__ = ["by_blind_index", "customer_keys_taken"]
+__all__ = ["by_blind_index", "customer_keys_taken", "one_of"]
+
+
+def one_of(session: AsyncSession, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``= ANY(:array)``, one parameter instead of a
+    batch's hundreds (parsed and planned once, not per list length)."""
+    if session.get_bind().dialect.name == "postgresql":
+        element = column.type if not isinstance(column.type, NullType) else String()
+        array = bindparam(None, values, type_=postgresql.ARRAY(element), expanding=False)
+        clause: ColumnElement[bool] = column == any_(array)
+        return clause
+    in_list: ColumnElement[bool] = column.in_(values)
+    return in_list
 
 
 async def by_blind_index(
@@ -30,10 +44,14 @@ async def by_blind_index(
     bidx, digests = await blind_index_lookup(session, attribute, values)
     if not digests:
         return {}
-    rows = await session.execute(select(id_column, bidx).where(bidx.in_(list(digests))).order_by(id_column))
+    # No ORDER BY: sorting would tempt the planner into walking the primary key; the oldest
+    # (ids are time-ordered) is picked here instead.
+    rows = await session.execute(select(id_column, bidx).where(one_of(session, bidx, list(digests))))
     found: dict[str, uuid.UUID] = {}
     for entity_id, digest in rows:
-        found.setdefault(digests[bytes(digest)], entity_id)
+        value = digests[bytes(digest)]
+        if value not in found or entity_id < found[value]:
+            found[value] = entity_id
     return found
 
 
@@ -52,10 +70,15 @@ async def customer_keys_taken(
                 taken[f"{kind}:{value.lower() if kind == 'email' else value}"] = customer_id
     if company_names:
         rows = await session.execute(
-            select(Customer.id, func.lower(Customer.name))
-            .where(Customer.kind == CustomerKind.COMPANY, func.lower(Customer.name).in_(company_names))
-            .order_by(Customer.id.desc())
+            select(Customer.id, func.lower(Customer.name)).where(
+                Customer.kind == CustomerKind.COMPANY,
+                # An IN list, not ``= ANY``: under row-level security no index serves lower(name)
+                # (lower() is not leakproof), and PostgreSQL hashes an IN list, not a parameter.
+                func.lower(Customer.name).in_(sorted(company_names)),
+            )
         )
         for customer_id, name in rows:
-            taken[f"name:{name}"] = customer_id
+            key = f"name:{name}"
+            if key not in taken or customer_id < taken[key]:
+                taken[key] = customer_id
     return taken

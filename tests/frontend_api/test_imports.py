@@ -565,7 +565,8 @@ def test_two_workers_on_one_import_write_each_row_once(
             run_import(db, tenant, import_id, batch_size=3), run_import(db, tenant, import_id, batch_size=3)
         )
 
-    client.blocking_portal.call(both)
+    client.blocking_portal.call(both)  # beside the queued job itself: three workers
+    drain(client)
     done = client.get(f"{API}/{import_id}", headers=owner["headers"]).json()
     assert (done["status"], done["processed_rows"], done["created"], done["skipped"]) == ("done", 30, 30, 0)
     assert raw(settings, "SELECT count(*) FROM customers")[0][0] == 30
