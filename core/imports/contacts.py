@@ -4,7 +4,6 @@ update policy, a duplicate contact of the same customer is updated."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -20,7 +19,7 @@ from core.customers.schemas import ContactCreate
 from core.events.service import record_event, record_events
 from core.imports.duplicates import by_blind_index, customer_keys_taken
 from core.imports.files import Row
-from core.imports.models import ImportRecord, Policy
+from core.imports.models import Policy
 from core.imports.rows import RunState, converted, custom_values
 from core.kernel.errors import Invalid
 from core.kernel.ids import new_id
@@ -144,17 +143,7 @@ async def _update(
             session,
             ContactUpdated(contact_id=contact.id, customer_id=contact.customer_id, fields=sorted(before)),
         )
-        session.add(
-            ImportRecord(
-                import_id=state.batch_id,
-                row_number=number,
-                entity_type="contacts",
-                entity_id=contact.id,
-                action="updated",
-                version_after=contact.version,
-                before=json.dumps(before, ensure_ascii=False),
-            )
-        )
+        session.add(state.updated(number, "contacts", contact.id, contact.version, before))
 
 
 async def _insert(

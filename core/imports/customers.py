@@ -7,7 +7,6 @@ so the audit entries and events are written in one go per batch.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,17 +243,7 @@ async def _record_updates(
         if earlier is not None:  # created by this very import: undo deletes it anyway
             earlier.version_after = customer.version
             continue
-        session.add(
-            ImportRecord(
-                import_id=state.batch_id,
-                row_number=row,
-                entity_type="customers",
-                entity_id=customer.id,
-                action="updated",
-                version_after=customer.version,
-                before=json.dumps(before, ensure_ascii=False),
-            )
-        )
+        session.add(state.updated(row, "customers", customer.id, customer.version, before))
 
 
 async def _insert(session: AsyncSession, state: RunState, plans: list[_Plan]) -> None:

@@ -4,7 +4,6 @@ does), and to the uploader when no rule matches."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -17,7 +16,7 @@ from core.events.schemas import DomainEvent
 from core.events.service import record_events
 from core.imports.duplicates import by_blind_index
 from core.imports.files import Row
-from core.imports.models import ImportRecord, Policy
+from core.imports.models import Policy
 from core.imports.rows import RunState, converted, custom_values
 from core.kernel.errors import Invalid
 from core.kernel.ids import new_id
@@ -143,17 +142,7 @@ async def _update(
         return
     await session.flush()
     for number, lead, before in touched:
-        session.add(
-            ImportRecord(
-                import_id=state.batch_id,
-                row_number=number,
-                entity_type="leads",
-                entity_id=lead.id,
-                action="updated",
-                version_after=lead.version,
-                before=json.dumps(before, ensure_ascii=False),
-            )
-        )
+        session.add(state.updated(number, "leads", lead.id, lead.version, before))
 
 
 async def _insert(session: AsyncSession, state: RunState, new: list[tuple[int, Lead]]) -> None:

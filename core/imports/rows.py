@@ -9,6 +9,7 @@ the customers' and leads' own (``prepare_customer``, ``prepare_lead``...).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.customfields.schemas import FieldView
 from core.imports.files import Row
 from core.imports.mapping import CUSTOM_PREFIX
-from core.imports.models import ImportBatch, ImportRowError
+from core.imports.models import ImportBatch, ImportRecord, ImportRowError
 from core.kernel.errors import DomainError, FieldError, Invalid
 from core.kernel.ids import new_id
 from core.security.models import Membership, User
@@ -168,6 +169,20 @@ class RunState:
                 "before": before,
                 "undo_result": None,
             }
+        )
+
+    def updated(
+        self, row: int, entity_type: str, entity_id: uuid.UUID, version: int, before: dict[str, Any]
+    ) -> ImportRecord:
+        """The record of an update, with its before-image (an entity: the ORM encrypts it)."""
+        return ImportRecord(
+            import_id=self.batch_id,
+            row_number=row,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            action="updated",
+            version_after=version,
+            before=json.dumps(before, ensure_ascii=False),
         )
 
     def owner(self, cells: dict[str, str]) -> Member | None:
