@@ -115,10 +115,11 @@ class RunState:
         return {f: row[i] for f, i in self.columns.items() if i < len(row) and row[i]}  # type: ignore[misc]
 
     def column_of(self, field_name: str | None) -> str | None:
+        """The header of the column that feeds ``field_name`` (as long as the report keeps)."""
         if field_name is None:
             return None
         index = self.columns.get(field_name)
-        return self.headers[index] if index is not None and index < len(self.headers) else None
+        return self.headers[index][:200] if index is not None and index < len(self.headers) else None
 
     def fail(self, row: int, error: DomainError, fields: dict[str, str] | None = None) -> None:
         """Record ``error`` against row ``row``; ``fields`` renames the service's field names
@@ -132,7 +133,7 @@ class RunState:
                 ImportRowError(
                     import_id=self.batch_id,
                     row_number=row,
-                    field=name,
+                    field=name[:120] if name else None,
                     column=self.column_of(name),
                     code=error.code,
                     reason=(item.reason if item else error.message)[:1000],

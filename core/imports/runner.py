@@ -194,7 +194,7 @@ async def _row_by_row(
             log.warning("import row refused by the database", exc_info=True, extra={"row": number})
             async with db.transaction() as session:
                 batch = await _locked(session, import_id)
-                state.tally, state.errors = Tally(failed=1), []
+                state.tally, state.errors, state.records = Tally(), [], []
                 state.fail(number, Invalid("The database refused this row.", code="write_failed"))
                 session.add_all(state.errors)
                 _count(batch, state.tally, 1)

@@ -586,3 +586,16 @@ def test_an_upload_without_an_entity_or_a_file_names_what_is_missing(
     assert (no_file.status_code, no_file.json()["errors"][0]["field"]) == (422, "file")
     wrong = upload(client, owner["headers"], HEADER.encode(), entity="order")
     assert (wrong.status_code, wrong.json()["code"]) == (422, "invalid_choice")
+
+
+@pytest.mark.postgres  # SQLite stores a NUL character; PostgreSQL refuses it in text
+def test_a_batch_the_database_refuses_is_retried_row_by_row(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    content = (HEADER + "甲公司,,,,,,,,,\n乙\x00公司,,,,,,,,,\n丙公司,,,,,,,,,\n").encode()
+    done = imported(client, owner["headers"], content, dry_run="false")
+    assert (done["status"], done["created"], done["failed"]) == ("done", 2, 1)
+    assert [(e["row"], e["code"]) for e in errors(client, owner["headers"], done["id"])] == [
+        (3, "write_failed")
+    ]
+    assert sorted(c["name"] for c in customers(client, owner["headers"])) == ["丙公司", "甲公司"]
