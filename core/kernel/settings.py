@@ -56,7 +56,7 @@ class Settings:
     #: the database instead of holding it: it has its own limit instead of ``max_body_bytes``).
     import_max_bytes: int = 50 * 1_048_576
     #: Rows an import writes per transaction (progress and resume move by this much).
-    import_batch_rows: int = 500
+    import_batch_rows: int = 1000
     #: ``console`` prints every message; ``smtp`` delivers through ``HUIKE_SMTP_*``;
     #: ``memory`` keeps them in the process (tests).
     mail_backend: str = "console"

@@ -45,7 +45,7 @@ from frontend_api.app import create_app
 PG_URL = os.environ.get("HUIKE_BENCH_DATABASE_URL", "")
 ON_PG = bool(PG_URL)
 ROWS = int(os.environ.get("HUIKE_BENCH_IMPORT_ROWS", "20000"))
-BATCH = int(os.environ.get("HUIKE_BENCH_IMPORT_BATCH", "500"))
+BATCH = int(os.environ.get("HUIKE_BENCH_IMPORT_BATCH", str(Settings().import_batch_rows)))
 
 
 def _csv(rows: int, prefix: str, with_contacts: bool) -> bytes:
