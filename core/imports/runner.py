@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import service as audit
 from core.audit.context import ActorType, audit_context
-from core.customers.events import CustomerDeleted, CustomerUpdated
+from core.customers.events import ContactUpdated, CustomerDeleted, CustomerUpdated
 from core.customers.models import Contact, Customer
 from core.customfields.service import definitions_for
 from core.events.service import record_event
@@ -270,6 +270,11 @@ async def _undo_record(session: AsyncSession, record: ImportRecord) -> bool:
         await session.flush()
         if isinstance(target, Customer):
             await record_event(session, CustomerUpdated(customer_id=target.id, fields=sorted(before)))
+        elif isinstance(target, Contact):
+            changed = ContactUpdated(
+                contact_id=target.id, customer_id=target.customer_id, fields=sorted(before)
+            )
+            await record_event(session, changed)
         return True
     if isinstance(target, Customer):
         others = await session.scalar(
