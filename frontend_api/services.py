@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.activities import links as activity_links
 from core.activities import permissions as activity_permissions
 from core.activities import reminders as activity_reminders
 from core.activities import timeline as activity_timeline
@@ -13,13 +14,17 @@ from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import jobs as customer_jobs
 from core.customers import permissions as customer_permissions
 from core.customers.events import (
     ContactCreated,
+    CustomerClaimed,
     CustomerCreated,
+    CustomerReturnedToPool,
     CustomerTransferred,
     CustomerUpdated,
 )
+from core.customers.links import CustomerLink
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
@@ -36,7 +41,16 @@ from core.leads.events import LeadConverted
 from core.leads.models import Lead
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
+from core.sales import links as sales_links
 from core.sales import permissions as sales_permissions
+from core.sales.events import (
+    OpportunityCreated,
+    OpportunityLost,
+    OpportunityReopened,
+    OpportunityStageChanged,
+    OpportunityWon,
+)
+from core.sales.models import Opportunity
 from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
@@ -50,6 +64,7 @@ __all__ = [
     "activity_subjects",
     "build_services",
     "custom_field_entities",
+    "customer_links",
     "job_registry",
     "permission_registry",
     "timeline_events",
@@ -68,6 +83,7 @@ class Services:
     rate_limiter: RateLimiter
     custom_fields: EntityRegistry
     activity_subjects: SubjectRegistry
+    customer_links: list[CustomerLink]
 
 
 def permission_registry() -> PermissionRegistry:
@@ -98,7 +114,16 @@ def custom_field_entities() -> EntityRegistry:
         "core.leads", [CustomFieldEntity("lead", "线索", "Lead", values_in_column(Lead.custom_fields))]
     )
     registry.register(
-        "core.customfields", [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact", "lead"}]
+        "core.sales",
+        [
+            CustomFieldEntity(
+                "opportunity", "商机", "Opportunity", values_in_column(Opportunity.custom_fields)
+            )
+        ],
+    )
+    registry.register(
+        "core.customfields",
+        [e for e in BUILTIN_ENTITIES if e.name not in {"customer", "contact", "lead", "opportunity"}],
     )
     return registry
 
@@ -109,6 +134,7 @@ def activity_subjects() -> SubjectRegistry:
     registry = SubjectRegistry()
     registry.register("core.customers", BUILTIN_SUBJECTS)
     registry.register("core.leads", {"lead": lead_service.lead_subject})
+    registry.register("core.sales", {"opportunity": sales_links.opportunity_subject})
     return registry
 
 
@@ -119,10 +145,23 @@ def timeline_events() -> list[TimelineEvent]:
         TimelineEvent(CustomerCreated),
         TimelineEvent(CustomerUpdated),
         TimelineEvent(CustomerTransferred),
+        TimelineEvent(CustomerReturnedToPool),
+        TimelineEvent(CustomerClaimed),
         activity_timeline.MERGED,
         TimelineEvent(ContactCreated, ref="contact"),
         TimelineEvent(LeadConverted, ref="lead"),
+        TimelineEvent(OpportunityCreated, ref="opportunity"),
+        TimelineEvent(OpportunityStageChanged, ref="opportunity"),
+        TimelineEvent(OpportunityWon, ref="opportunity"),
+        TimelineEvent(OpportunityLost, ref="opportunity"),
+        TimelineEvent(OpportunityReopened, ref="opportunity"),
     ]
+
+
+def customer_links() -> list[CustomerLink]:
+    """Domains whose rows point at customers with a foreign key, kept in the customer's own
+    merge, transfer and deletion (``core/customers/links.py``). Orders add theirs here."""
+    return [sales_links.CUSTOMER_LINK, activity_links.CUSTOMER_LINK]
 
 
 def job_registry() -> JobRegistry:
@@ -136,10 +175,18 @@ def job_registry() -> JobRegistry:
             *crypto_jobs.JOBS,
             *activity_reminders.JOBS,
             *import_jobs.JOBS,
+            *customer_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
-    registry.add_periodic([*housekeeping.PERIODIC, *identity_jobs.PERIODIC, *activity_reminders.PERIODIC])
+    registry.add_periodic(
+        [
+            *housekeeping.PERIODIC,
+            *identity_jobs.PERIODIC,
+            *activity_reminders.PERIODIC,
+            *customer_jobs.PERIODIC,
+        ]
+    )
     return registry
 
 
@@ -169,4 +216,5 @@ def build_services(
         rate_limiter=RateLimiter.from_settings(settings),
         custom_fields=custom_field_entities(),
         activity_subjects=activity_subjects(),
+        customer_links=customer_links(),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -306,20 +307,25 @@ async def reopen_task(
 
 
 async def transfer_activities(
-    session: AsyncSession, from_user_id: uuid.UUID, to_user_id: uuid.UUID, team_id: uuid.UUID | None
+    session: AsyncSession,
+    from_user_id: uuid.UUID,
+    to_user_id: uuid.UUID,
+    team_id: uuid.UUID | None,
+    customer_ids: Sequence[uuid.UUID] | None = None,
 ) -> int:
     """For a leaver transfer, inside the caller's transaction (which checked permissions):
     every activity owned by ``from_user_id`` gets ``owner_id=to_user_id`` and ``team_id``, and
-    every open task assigned to ``from_user_id`` gets ``assignee_id=to_user_id``. Returns how
-    many rows changed."""
+    every open task assigned to ``from_user_id`` gets ``assignee_id=to_user_id`` — only those
+    about ``customer_ids`` when given. Returns how many rows changed."""
+    about = () if customer_ids is None else (Activity.customer_id.in_(customer_ids),)
     owned = await session.execute(
         update(Activity)
-        .where(Activity.owner_id == from_user_id)
+        .where(Activity.owner_id == from_user_id, *about)
         .values(owner_id=to_user_id, team_id=team_id, version=Activity.version + 1)
     )
     assigned = await session.execute(
         update(Activity)
-        .where(Activity.assignee_id == from_user_id, Activity.status == TaskStatus.OPEN)
+        .where(Activity.assignee_id == from_user_id, Activity.status == TaskStatus.OPEN, *about)
         .values(assignee_id=to_user_id, version=Activity.version + 1)
     )
     return int(owned.rowcount) + int(assigned.rowcount)  # type: ignore[attr-defined]

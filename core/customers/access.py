@@ -70,14 +70,15 @@ async def contact_customer_in_scope(
 
 async def mark_contacted(session: AsyncSession, customer_id: uuid.UUID, at: datetime) -> bool:
     """Move the customer's ``last_contacted_at`` up to ``at`` (never back), in one conditional
-    UPDATE, so two activities logged at once cannot lower it. True when it moved."""
+    UPDATE, so two activities logged at once cannot lower it. True when it moved. A follow-up
+    restarts the public pool's clock, so a notice already sent may go out again later."""
     result = await session.execute(
         update(Customer)
         .where(
             Customer.id == customer_id,
             or_(Customer.last_contacted_at.is_(None), Customer.last_contacted_at < at),
         )
-        .values(last_contacted_at=at, version=Customer.version + 1)
+        .values(last_contacted_at=at, pool_noticed_at=None, version=Customer.version + 1)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -11,9 +11,11 @@ from core.events.schemas import DomainEvent
 __all__ = [
     "ContactCreated",
     "ContactUpdated",
+    "CustomerClaimed",
     "CustomerCreated",
     "CustomerDeleted",
     "CustomerMerged",
+    "CustomerReturnedToPool",
     "CustomerTransferred",
     "CustomerUpdated",
 ]
@@ -40,11 +42,35 @@ class CustomerDeleted(DomainEvent, frozen=True, kw_only=True):
 
 
 class CustomerTransferred(DomainEvent, frozen=True, kw_only=True):
+    """``from_owner_id`` is null when a manager assigned a customer out of the public pool."""
+
     name: ClassVar[str] = "customers.transferred"
     version: ClassVar[int] = 1
     customer_id: uuid.UUID
-    from_owner_id: uuid.UUID
+    from_owner_id: uuid.UUID | None
     to_owner_id: uuid.UUID
+
+
+class CustomerReturnedToPool(DomainEvent, frozen=True, kw_only=True):
+    """The customer left ``from_owner_id`` for the public pool: ``reason`` is ``no_follow_up``
+    or ``no_deal`` (the periodic job; ``actor_id`` null) or ``released`` (by ``actor_id``)."""
+
+    name: ClassVar[str] = "customers.returned_to_pool"
+    version: ClassVar[int] = 1
+    customer_id: uuid.UUID
+    from_owner_id: uuid.UUID
+    reason: str
+    actor_id: uuid.UUID | None = None
+
+
+class CustomerClaimed(DomainEvent, frozen=True, kw_only=True):
+    """A rep took the customer out of the public pool for themselves."""
+
+    name: ClassVar[str] = "customers.claimed"
+    version: ClassVar[int] = 1
+    customer_id: uuid.UUID
+    owner_id: uuid.UUID
+    actor_id: uuid.UUID
 
 
 class CustomerMerged(DomainEvent, frozen=True, kw_only=True):

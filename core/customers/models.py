@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy import ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.crypto.fields import blind_index_column, encrypted_column
@@ -14,7 +14,7 @@ from core.kernel.clock import utcnow
 from core.kernel.concurrency import Versioned
 from core.kernel.models import Base, JSONType, TenantOwned
 
-__all__ = ["Contact", "Customer", "CustomerKind", "LifecycleStage"]
+__all__ = ["Contact", "Customer", "CustomerKind", "LifecycleStage", "PoolReason", "PoolRules"]
 
 
 class CustomerKind:
@@ -33,8 +33,18 @@ class LifecycleStage:
     ALL = (LEAD, PROSPECT, CUSTOMER, CHURNED)
 
 
+class PoolReason:
+    """Why a customer is in the public pool."""
+
+    NO_FOLLOW_UP = "no_follow_up"
+    NO_DEAL = "no_deal"
+    RELEASED = "released"
+    ALL = (NO_FOLLOW_UP, NO_DEAL, RELEASED)
+
+
 class Customer(Versioned, TenantOwned, Base):
-    """A company or a person the business sells to. Owned by one user (the rep)."""
+    """A company or a person the business sells to. Owned by one user (the rep), or by nobody
+    while it is in the public pool (``owner_id`` null)."""
 
     __tablename__ = "customers"
     __table_args__ = (
@@ -51,7 +61,8 @@ class Customer(Versioned, TenantOwned, Base):
     industry: Mapped[str | None] = mapped_column(String(80))
     stage: Mapped[str] = mapped_column(String(20), default=LifecycleStage.LEAD)
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    owner_id: Mapped[uuid.UUID] = mapped_column()
+    #: Null while the customer is in the public pool.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column()
     #: The owner's team when the customer was assigned (a team deleted later leaves it dangling
     #: harmlessly: scope is decided by the owner, not by this column).
     team_id: Mapped[uuid.UUID | None] = mapped_column()
@@ -63,6 +74,21 @@ class Customer(Versioned, TenantOwned, Base):
     id_number: Mapped[str | None] = encrypted_column(nullable=True)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     last_contacted_at: Mapped[datetime | None] = mapped_column()
+    #: When the last deal with this customer was won (``pool.record_deal``).
+    last_deal_at: Mapped[datetime | None] = mapped_column()
+    #: When the current owner got the customer (create, transfer, claim): the pool's clock
+    #: starts here, so a freshly claimed customer does not bounce back at once.
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    #: When the owner was told the customer is about to return to the pool; cleared by a new
+    #: owner and by a follow-up (so each notice goes out once per ownership and clock).
+    pool_noticed_at: Mapped[datetime | None] = mapped_column()
+    pool_entered_at: Mapped[datetime | None] = mapped_column()
+    #: One of :class:`PoolReason`, while in the pool.
+    pool_reason: Mapped[str | None] = mapped_column(String(20))
+    pool_note: Mapped[str | None] = mapped_column(String(500))
+    #: Who put it in the pool (a user id); null when the periodic job did.
+    pool_released_by: Mapped[uuid.UUID | None] = mapped_column()
+    pool_previous_owner_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -90,4 +116,22 @@ class Contact(Versioned, TenantOwned, Base):
     email_bidx: Mapped[bytes | None] = blind_index_column()
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PoolRules(Versioned, TenantOwned, Base):
+    """The business's public-pool rules (at most one row per tenant; none means the defaults:
+    the pool is off)."""
+
+    __tablename__ = "customer_pool_rules"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    enabled: Mapped[bool] = mapped_column(default=False)
+    #: Level → days without follow-up after which a customer returns (null: never).
+    follow_up_days: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: For customers without a level, or with a level not in ``follow_up_days``.
+    default_follow_up_days: Mapped[int | None] = mapped_column()
+    no_deal_days: Mapped[int | None] = mapped_column()
+    notice_days: Mapped[int] = mapped_column(default=0)
+    max_owned_customers: Mapped[int | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from core.security.rbac import Permission
 
-__all__ = ["CREATE", "DELETE", "MERGE", "PERMISSIONS", "READ", "READ_SENSITIVE", "TRANSFER", "UPDATE"]
+__all__ = [
+    "CLAIM",
+    "CREATE",
+    "DELETE",
+    "MANAGE_POOL",
+    "MERGE",
+    "PERMISSIONS",
+    "READ",
+    "READ_SENSITIVE",
+    "RELEASE",
+    "TRANSFER",
+    "UPDATE",
+]
 
 READ = "customers.read"
 CREATE = "customers.create"
@@ -13,6 +25,13 @@ DELETE = "customers.delete"
 MERGE = "customers.merge"
 TRANSFER = "customers.transfer"
 READ_SENSITIVE = "customers.read_sensitive"
+#: Browse the public pool and claim customers from it (the pool is the whole business's:
+#: the grant's scope does not narrow it).
+CLAIM = "customers.claim"
+#: Put customers within scope back into the public pool.
+RELEASE = "customers.release"
+#: Edit the public pool's rules.
+MANAGE_POOL = "customers.manage_pool"
 
 _SALES = {"sales_rep": "own", "sales_manager": "team", "admin": "all"}
 _MANAGERS = {"sales_manager": "team", "admin": "all"}
@@ -33,4 +52,7 @@ PERMISSIONS = [
         "See customers' phone numbers, emails, addresses and ID numbers unmasked.",
         _SALES,
     ),
+    Permission(CLAIM, "Browse the public customer pool and claim customers from it.", _SALES),
+    Permission(RELEASE, "Put customers back into the public pool.", _SALES),
+    Permission(MANAGE_POOL, "Edit the public customer pool's rules.", {"admin": "all"}),
 ]

@@ -17,6 +17,9 @@ __all__ = [
     "CustomerUpdate",
     "CustomerView",
     "MergeRequest",
+    "PoolRulesUpdate",
+    "PoolRulesView",
+    "ReleaseRequest",
     "TransferRequest",
     "TransferResult",
 ]
@@ -116,7 +119,8 @@ class CustomerView(msgspec.Struct, kw_only=True):
     industry: str | None
     stage: str
     tags: list[str]
-    owner_id: uuid.UUID
+    #: Null while the customer is in the public pool.
+    owner_id: uuid.UUID | None
     team_id: uuid.UUID | None
     phone: str | None
     email: str | None
@@ -124,6 +128,17 @@ class CustomerView(msgspec.Struct, kw_only=True):
     id_number: str | None
     custom_fields: dict[str, Any]
     last_contacted_at: datetime | None
+    last_deal_at: datetime | None
+    #: When the current owner got it (the pool's clock starts here).
+    assigned_at: datetime | None
+    in_pool: bool
+    #: While in the pool: since when, why (``no_follow_up``, ``no_deal``, ``released``), the
+    #: releaser's note, who released it (null: the periodic job) and whose it was.
+    pool_entered_at: datetime | None
+    pool_reason: str | None
+    pool_note: str | None
+    pool_released_by: uuid.UUID | None
+    pool_previous_owner_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
     version: int
@@ -169,3 +184,40 @@ class TransferRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class TransferResult(msgspec.Struct, kw_only=True):
     transferred: list[uuid.UUID]
+
+
+Days = Annotated[int, msgspec.Meta(ge=1, le=3650)]
+
+
+class PoolRulesView(msgspec.Struct, kw_only=True):
+    """The public pool's rules (``version`` 0: never saved, the defaults)."""
+
+    enabled: bool
+    #: Level (``A``, ``B``…) → days without follow-up after which its customers return to
+    #: the pool; null: never.
+    follow_up_days: dict[str, int | None]
+    #: For customers without a level or with a level not listed; null: never.
+    default_follow_up_days: int | None
+    #: Also return customers with no deal won for this many days; null: no such rule.
+    no_deal_days: int | None
+    #: Tell the owner this many days before; 0: no notice.
+    notice_days: int
+    #: The most customers one rep may own to claim another from the pool; null: no cap.
+    max_owned_customers: int | None
+    updated_at: datetime | None
+    version: int
+
+
+class PoolRulesUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The whole rule set (``PUT``): a field left out takes its default."""
+
+    enabled: bool = False
+    follow_up_days: dict[str, Days | None] = msgspec.field(default_factory=dict)
+    default_follow_up_days: Days | None = None
+    no_deal_days: Days | None = None
+    notice_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
+    max_owned_customers: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] | None = None
+
+
+class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Text | None = None

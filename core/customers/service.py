@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Select, select, union
+from sqlalchemy import Select, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto.fields import matches
@@ -26,7 +27,9 @@ from core.customers.events import (
     CustomerTransferred,
     CustomerUpdated,
 )
+from core.customers.links import CustomerLink, OwnerChange
 from core.customers.models import Contact, Customer, CustomerKind, LifecycleStage
+from core.customers.ownership import assign
 from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
 from core.customers.schemas import (
     ContactCreate,
@@ -44,6 +47,7 @@ from core.customfields.schemas import FieldView
 from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
+from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound, one_of
 from core.kernel.pagination import Page, PageRequest, paginate
@@ -63,6 +67,7 @@ __all__ = [
     "merge_customers",
     "prepare_customer",
     "prepare_update",
+    "searched",
     "transfer_customers",
     "update_customer",
 ]
@@ -118,6 +123,7 @@ def prepare_customer(
         id_number=data.id_number,
         custom_fields=validate(definitions, data.custom_fields, partial=False),
         last_contacted_at=data.last_contacted_at,
+        assigned_at=utcnow(),
     )
     return customer, contacts
 
@@ -180,9 +186,22 @@ def _escape(value: str) -> str:
 async def customers_query(session: AsyncSession, principal: Principal, f: CustomerFilter) -> Select[Any]:
     """The customers within the caller's ``customers.read`` scope that match ``f``: what the
     list pages through and an export streams."""
-    stmt = _filtered(session, select(Customer), f).where(
-        await owner_filter(session, principal, READ, Customer.owner_id)
+    return (await searched(session, f)).where(await owner_filter(session, principal, READ, Customer.owner_id))
+
+
+async def list_customers(
+    session: AsyncSession, principal: Principal, page: PageRequest, f: CustomerFilter
+) -> Page[CustomerView]:
+    """Customers within the caller's scope, filtered, sorted and paged."""
+    stmt = await customers_query(session, principal, f)
+    return await paginate(
+        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
     )
+
+
+async def searched(session: AsyncSession, f: CustomerFilter) -> Select[Any]:
+    """Every customer of the business matching ``f`` (the caller applies scope)."""
+    stmt = _filtered(session, select(Customer), f)
     if f.custom:
         definitions = await definitions_for(session, ENTITY)
         stmt = stmt.where(*filter_clauses(definitions, Customer.custom_fields, f.custom))
@@ -196,16 +215,6 @@ async def customers_query(session: AsyncSession, principal: Principal, f: Custom
             )
             stmt = stmt.where(Customer.id.in_(found))
     return stmt
-
-
-async def list_customers(
-    session: AsyncSession, principal: Principal, page: PageRequest, f: CustomerFilter
-) -> Page[CustomerView]:
-    """Customers within the caller's scope, filtered, sorted and paged."""
-    stmt = await customers_query(session, principal, f)
-    return await paginate(
-        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
-    )
 
 
 async def get_customer(session: AsyncSession, principal: Principal, customer_id: uuid.UUID) -> CustomerView:
@@ -266,6 +275,8 @@ async def update_customer(
         )
     for key, value in changed.items():
         setattr(customer, key, value)
+    if "last_contacted_at" in changed:
+        customer.pool_noticed_at = None  # a follow-up restarts the pool's clock
     if changed:
         await session.flush()
         await record_event(session, CustomerUpdated(customer_id=customer.id, fields=sorted(changed)))
@@ -277,11 +288,14 @@ async def delete_customer(
     principal: Principal,
     customer_id: uuid.UUID,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> None:
-    """Delete a customer and its contacts."""
+    """Delete a customer and its contacts (and, through ``links``, other domains' rows)."""
     customer = await customer_in_scope(session, principal, customer_id, DELETE, lock=True)
     ensure_version(customer, expected_version)
+    for link in links:
+        await link.deleting(session, customer.id)
     for contact in (await session.scalars(select(Contact).where(Contact.customer_id == customer.id))).all():
         await session.delete(contact)
     await session.flush()
@@ -296,11 +310,12 @@ async def merge_customers(
     survivor_id: uuid.UUID,
     request: MergeRequest,
     *,
+    links: Sequence[CustomerLink],
     expected_version: int | None = None,
 ) -> CustomerView:
     """Fold ``request.other_id`` into ``survivor_id``: its contacts move over, the survivor's
     empty fields are filled from it, tags and custom fields are combined, then it is deleted.
-    Other domains move their history on the ``customers.merged`` event."""
+    ``links`` re-point other domains' rows first; the rest move on ``customers.merged``."""
     if request.other_id == survivor_id:
         raise Invalid("A customer cannot be merged into itself.", field="other_id", code="same_customer")
     survivor = await customer_in_scope(session, principal, survivor_id, MERGE, lock=True)
@@ -317,8 +332,12 @@ async def merge_customers(
         survivor.last_contacted_at is None or other.last_contacted_at > survivor.last_contacted_at
     ):
         survivor.last_contacted_at = other.last_contacted_at
+    if other.last_deal_at and (survivor.last_deal_at is None or other.last_deal_at > survivor.last_deal_at):
+        survivor.last_deal_at = other.last_deal_at
     moved = await contact_service.move_all(session, other.id, survivor.id)
     await session.flush()
+    for link in links:
+        await link.merged(session, other.id, survivor.id)
     await session.delete(other)
     await session.flush()
     await record_event(
@@ -329,30 +348,37 @@ async def merge_customers(
 
 
 async def transfer_customers(
-    session: AsyncSession, principal: Principal, request: TransferRequest
+    session: AsyncSession, principal: Principal, request: TransferRequest, *, links: Sequence[CustomerLink]
 ) -> TransferResult:
-    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``."""
+    """Give the listed customers, or a filtered set of one owner's, to ``to_owner_id``. Listed
+    customers may also come from the public pool (assigned by a manager: no cap applies).
+    ``links`` move what follows them (their previous owner's open opportunities)."""
     target = await active_membership(session, principal, request.to_owner_id, TRANSFER, "to_owner_id")
-    stmt = select(Customer).where(await owner_filter(session, principal, TRANSFER, Customer.owner_id))
+    in_scope = await owner_filter(session, principal, TRANSFER, Customer.owner_id)
+    stmt = select(Customer)
     if request.customer_ids is not None:
         wanted = set(request.customer_ids)
-        rows = list((await session.scalars(stmt.where(Customer.id.in_(wanted)).with_for_update())).all())
+        listed = stmt.where(Customer.id.in_(wanted), or_(in_scope, Customer.owner_id.is_(None)))
+        rows = list((await session.scalars(listed.with_for_update())).all())
         if len(rows) != len(wanted):
             raise NotFound("A customer to transfer does not exist.", field="customer_ids")
     elif request.from_owner_id is not None:
         f = CustomerFilter(
             owner_id=request.from_owner_id, stage=request.stage, level=request.level, tag=request.tag
         )
-        rows = list((await session.scalars(_filtered(session, stmt, f).with_for_update())).all())
+        rows = list(
+            (await session.scalars(_filtered(session, stmt.where(in_scope), f).with_for_update())).all()
+        )
     else:
         raise Invalid("Name the customer_ids or a from_owner_id.", field="customer_ids", code="required")
     done: list[uuid.UUID] = []
+    changes: list[OwnerChange] = []
     for customer in sorted(rows, key=lambda c: c.id):
         if customer.owner_id == request.to_owner_id:
             continue
         previous = customer.owner_id
-        customer.owner_id = request.to_owner_id
-        customer.team_id = target.team_id
+        changes.append(OwnerChange(customer.id, previous, request.to_owner_id, target.team_id))
+        assign(customer, request.to_owner_id, target.team_id)
         await record_event(
             session,
             CustomerTransferred(
@@ -361,4 +387,6 @@ async def transfer_customers(
         )
         done.append(customer.id)
     await session.flush()
+    for link in links:
+        await link.transferred(session, changes)
     return TransferResult(transferred=done)

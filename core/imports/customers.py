@@ -56,6 +56,7 @@ class _Plan:
     customer: Customer
     contacts: list[ContactCreate]
     keys: list[str]
+    owner_id: uuid.UUID
     #: Rows of this batch that updated this (new) customer.
     merged: list[int] = field(default_factory=list)
 
@@ -118,6 +119,8 @@ async def _plans(session: AsyncSession, state: RunState, rows: list[tuple[int, R
             customer, contacts = prepare_customer(session, data, state.definitions)
             owner = state.owner(cells)
             owner_id = owner.user_id if owner else state.principal.user_id
+            if owner_id is None:
+                raise Invalid("Name the owner (an email).", field="owner", code="required")
             if visible is not None and owner_id not in visible:
                 raise Invalid(
                     "You may only import customers for people within your scope.",
@@ -125,12 +128,12 @@ async def _plans(session: AsyncSession, state: RunState, rows: list[tuple[int, R
                     code="owner_out_of_scope",
                 )
             customer.id = new_id()
-            customer.owner_id = owner_id  # type: ignore[assignment]
+            customer.owner_id = owner_id
             customer.team_id = owner.team_id if owner else state.principal.team_id
         except Invalid as exc:
             state.fail(number, exc, CONTACT_FIELDS)
             continue
-        plans.append(_Plan(number, cells, customer, contacts, _keys(customer, contacts)))
+        plans.append(_Plan(number, cells, customer, contacts, _keys(customer, contacts), owner_id))
     return plans
 
 
@@ -262,7 +265,7 @@ async def _insert(session: AsyncSession, state: RunState, plans: list[_Plan]) ->
     events: list[DomainEvent] = []
     for plan in plans:
         customer = plan.customer
-        events.append(CustomerCreated(customer_id=customer.id, owner_id=customer.owner_id))
+        events.append(CustomerCreated(customer_id=customer.id, owner_id=plan.owner_id))
         state.record(plan.row, "customers", customer.id, customer.version)
     for plan, contact in contacts:
         events.append(ContactCreated(contact_id=contact.id, customer_id=plan.customer.id))

@@ -159,7 +159,7 @@ def _spec(
 
             def customer_line(c: Customer, owners: dict[uuid.UUID, str]) -> list[Any]:
                 view = msgspec.to_builtins(customer_view(c, principal))
-                view["owner"] = owners.get(c.owner_id)
+                view["owner"] = owners.get(c.owner_id) if c.owner_id else None
                 return [_text(view.get(f)) for f in _CUSTOMER_FIELDS] + [
                     _text(view["custom_fields"].get(k)) for k in keys
                 ]

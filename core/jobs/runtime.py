@@ -36,12 +36,14 @@ from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.mail import Mailer
 
-__all__ = ["JobRuntime"]
+__all__ = ["JobRuntime", "every"]
 
 log = logging.getLogger("huike.jobs")
 
 #: How often the scheduler looks for due periodic jobs (their schedules are in minutes).
 SCHEDULER_INTERVAL_SECONDS = 10.0
+#: How long stopping waits for the relay and the scheduler to finish their current step.
+STOP_GRACE_SECONDS = 10.0
 
 
 class JobRuntime:
@@ -63,6 +65,7 @@ class JobRuntime:
         self.worker: dramatiq.Worker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     @property
     def embedded(self) -> bool:
@@ -71,6 +74,7 @@ class JobRuntime:
     async def start(self, *, worker: bool, relay: bool, scheduler: bool) -> None:
         """Start the chosen parts on the running event loop."""
         self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
         if worker:
             self.worker = dramatiq.Worker(
                 self.broker, worker_threads=self.settings.worker_threads, worker_timeout=100
@@ -78,16 +82,22 @@ class JobRuntime:
             self.worker.start()
         interval = self.settings.relay_interval_ms / 1000
         if relay:
-            self._tasks.append(asyncio.create_task(self._every(interval, self.relay.run_until_empty)))
+            self._tasks.append(
+                asyncio.create_task(every(interval, self.relay.run_until_empty, self._stopping))
+            )
         if scheduler:
             self._tasks.append(
-                asyncio.create_task(self._every(SCHEDULER_INTERVAL_SECONDS, self.scheduler.tick))
+                asyncio.create_task(every(SCHEDULER_INTERVAL_SECONDS, self.scheduler.tick, self._stopping))
             )
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        # Let the relay and the scheduler finish the step they are in: cancelling one inside its
+        # transaction would leave that connection (on SQLite, the write lock) to the garbage
+        # collector, and every job still running would wait for the lock until it timed out.
+        self._stopping.set()
+        _, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS) if self._tasks else ((), ())
+        for task in late:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
@@ -122,13 +132,16 @@ class JobRuntime:
         work = self.runner.run(actor_name, Envelope.from_kwargs(kwargs), attempt)
         asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
-    async def _every(self, seconds: float, step: Callable[[], Awaitable[object]]) -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Broker or database down: keep trying; the outbox keeps what was committed.
-                log.warning("background step failed; retrying", exc_info=True)
-            await asyncio.sleep(seconds)
+
+async def every(seconds: float, step: Callable[[], Awaitable[object]], stopping: asyncio.Event) -> None:
+    """Run ``step`` every ``seconds`` until ``stopping`` is set; a step in progress finishes."""
+    while not stopping.is_set():
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Broker or database down: keep trying; the outbox keeps what was committed.
+            log.warning("background step failed; retrying", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), seconds)

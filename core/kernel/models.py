@@ -47,6 +47,12 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
 
+    @property
+    def python_type(self) -> type[datetime]:
+        """``datetime`` (the decorator's own answer would be ``object``): the pagination
+        cursor turns its text back into the sort key by this type."""
+        return datetime
+
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 

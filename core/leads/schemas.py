@@ -125,7 +125,8 @@ class OpportunityDraft(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
     name: Name | None = None
     amount: Decimal | None = None
-    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] = "CNY"
+    #: ISO 4217; default the business's currency (CNY).
+    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=3)] | None = None
     pipeline_id: uuid.UUID | None = None
     stage_id: uuid.UUID | None = None
     expected_close_date: date | None = None

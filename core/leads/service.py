@@ -8,6 +8,7 @@ seen by whoever holds ``leads.assign``, whose job is to give it to someone.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -44,6 +45,8 @@ from core.leads.schemas import (
     StatusChange,
 )
 from core.leads.views import lead_view
+from core.sales import opportunities
+from core.sales.schemas import OpportunityCreate
 from core.security.models import Membership
 from core.security.principal import Principal
 from core.security.scope import owner_filter, visible_owner_ids
@@ -409,6 +412,25 @@ async def convert_lead(
         created = customer.contacts if isinstance(customer.contacts, list) else []
         customer_id, contact_id = customer.id, created[0].id
     opportunity_id = None
+    if request.opportunity is not None:
+        draft = request.opportunity
+        opportunity = await opportunities.create_opportunity(
+            session,
+            principal,
+            OpportunityCreate(
+                name=draft.name or lead.company or lead.name,
+                customer_id=customer_id,
+                contact_id=contact_id,
+                pipeline_id=draft.pipeline_id,
+                stage_id=draft.stage_id,
+                amount=draft.amount if draft.amount is not None else Decimal(0),
+                currency=draft.currency,
+                expected_close_date=draft.expected_close_date,
+                owner_id=owner_id,
+                source=lead.source,
+            ),
+        )
+        opportunity_id = opportunity.id
     lead.status = LeadStatus.CONVERTED
     lead.converted_at = utcnow()
     lead.converted_customer_id = customer_id

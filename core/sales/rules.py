@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.errors import DomainError, Invalid
-from core.sales.models import StageKind
+from core.sales.models import Opportunity, StageKind
 
 __all__ = ["check_layout", "clean_stage_name", "stages_in_use"]
 
@@ -59,8 +60,6 @@ def check_layout(
 
 
 async def stages_in_use(session: AsyncSession, stage_ids: Sequence[uuid.UUID]) -> bool:
-    """Whether opportunities sit in any of ``stage_ids``.
-
-    The seam for the opportunities slice: until opportunities exist, no stage is in use.
-    """
-    return False
+    """Whether opportunities (open or closed) sit in any of ``stage_ids``."""
+    found = await session.scalar(select(Opportunity.id).where(Opportunity.stage_id.in_(stage_ids)).limit(1))
+    return found is not None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -240,14 +240,7 @@ class Authenticator:
     async def principal_for_access_token(self, session: AsyncSession, claims: dict[str, Any]) -> Principal:
         """Resolve verified access-token claims inside a transaction in the token's tenant."""
         user_id, family_id = uuid.UUID(claims["sub"]), uuid.UUID(claims["fam"])
-        revoked = await session.scalar(
-            select(RefreshToken.id)
-            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
-            .limit(1)
-        )
-        if revoked is not None:
-            raise Unauthorized("The session was signed out.", code="invalid_token")
-        return await load_member_principal(session, user_id)
+        return await load_member_principal(session, user_id, signed_in_as=family_id)
 
 
 async def _record_failed_login(session: AsyncSession, user: User, tenant_ref: str | None) -> None:
@@ -282,30 +275,45 @@ async def _active_membership(session: AsyncSession, user_id: uuid.UUID) -> Membe
     )
 
 
-async def load_member_principal(session: AsyncSession, user_id: uuid.UUID) -> Principal:
-    """The effective grants of ``user_id`` in the current tenant (union of their roles)."""
-    row = (
+async def load_member_principal(
+    session: AsyncSession, user_id: uuid.UUID, *, signed_in_as: uuid.UUID | None = None
+) -> Principal:
+    """The effective grants of ``user_id`` in the current tenant (union of their roles).
+
+    With ``signed_in_as`` (a refresh-token family), a signed-out session is refused too. One
+    query (a row per role) answers it all: this runs on every authenticated request.
+    """
+    signed_out = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == signed_in_as, RefreshToken.revoked_at.is_not(None))
+        .exists()
+        if signed_in_as is not None
+        else false()
+    )
+    rows = (
         await session.execute(
-            select(Membership, Tenant, User)
+            select(Membership, Tenant, User, Role.grants, signed_out.label("signed_out"))
             .join(Tenant, Tenant.id == Membership.tenant_id)
             .join(User, User.id == Membership.user_id)
+            .outerjoin(
+                MembershipRole,
+                (MembershipRole.membership_id == Membership.id)
+                & (MembershipRole.tenant_id == Membership.tenant_id),
+            )
+            .outerjoin(
+                Role, (Role.id == MembershipRole.role_id) & (Role.tenant_id == MembershipRole.tenant_id)
+            )
             .where(Membership.user_id == user_id)
         )
-    ).first()
-    if row is None or not row[0].is_active or not row[2].is_active:
+    ).all()
+    if rows and rows[0].signed_out:
+        raise Unauthorized("The session was signed out.", code="invalid_token")
+    if not rows or not rows[0][0].is_active or not rows[0][2].is_active:
         raise Unauthorized("The token is invalid or expired.", code="invalid_token")
-    membership, tenant, user = row
-    grants_rows = await session.scalars(
-        select(Role.grants)
-        .join(
-            MembershipRole,
-            (MembershipRole.role_id == Role.id) & (MembershipRole.tenant_id == Role.tenant_id),
-        )
-        .where(MembershipRole.membership_id == membership.id)
-    )
+    membership, tenant, user = rows[0][0], rows[0][1], rows[0][2]
     grants: dict[str, str] = {}
-    for role_grants in grants_rows:
-        for name, scope in role_grants.items():
+    for row in rows:
+        for name, scope in (row.grants or {}).items():
             grants[name] = widest(grants.get(name, scope), scope)
     return Principal(
         kind="user",

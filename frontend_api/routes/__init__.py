@@ -22,9 +22,12 @@ from frontend_api.routes.leads import (
 )
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
+from frontend_api.routes.opportunities import BoardController, OpportunityController
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
 from frontend_api.routes.platform import PlatformController, platform_token
+from frontend_api.routes.pool import CustomerPoolController
+from frontend_api.routes.reports import ReportController
 from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
 from frontend_api.routes.teams import TeamController
@@ -55,12 +58,16 @@ ROUTES: list[Any] = [
     ContactController,
     ImportController,
     ExportController,
+    CustomerPoolController,
     ActivityController,
     TimelineController,
     LeadController,
     LeadFormController,
     LeadAssignmentRuleController,
     submit_lead_form,
+    OpportunityController,
+    BoardController,
+    ReportController,
     platform_token,
     PlatformController,
     DeadLetterController,

@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from core.customers import contacts, service
+from core.customers import contacts, pool, service
 from core.customers.schemas import (
     ContactCreate,
     ContactUpdate,
@@ -19,11 +19,12 @@ from core.customers.schemas import (
     CustomerUpdate,
     CustomerView,
     MergeRequest,
+    ReleaseRequest,
     TransferRequest,
     TransferResult,
 )
 from core.kernel.pagination import Page
-from frontend_api.deps import PageDep, PrincipalDep, SessionDep
+from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
 
 __all__ = ["ContactController", "CustomerController"]
@@ -84,9 +85,14 @@ class CustomerController(Controller):
 
     @post("/transfer", permission="customers.transfer", summary="Give customers to another owner")
     async def transfer(
-        self, session: SessionDep, principal: PrincipalDep, data: JSONBody[TransferRequest]
+        self,
+        services: ServicesDep,
+        session: SessionDep,
+        principal: PrincipalDep,
+        data: JSONBody[TransferRequest],
     ) -> Response[TransferResult]:
-        return Response(await service.transfer_customers(session, principal, data), status_code=200)
+        result = await service.transfer_customers(session, principal, data, links=services.customer_links)
+        return Response(result, status_code=200)
 
     @get("/{customer_id:uuid}", permission="customers.read", summary="Show a customer")
     async def show(
@@ -119,12 +125,19 @@ class CustomerController(Controller):
     )
     async def remove(
         self,
+        services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
         customer_id: FromPath[uuid.UUID],
         if_match: IfMatchDep,
     ) -> None:
-        await service.delete_customer(session, principal, customer_id, expected_version=if_match.version())
+        await service.delete_customer(
+            session,
+            principal,
+            customer_id,
+            links=services.customer_links,
+            expected_version=if_match.version(),
+        )
 
     @post(
         "/{customer_id:uuid}/merge",
@@ -133,6 +146,7 @@ class CustomerController(Controller):
     )
     async def merge(
         self,
+        services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
         customer_id: FromPath[uuid.UUID],
@@ -140,7 +154,30 @@ class CustomerController(Controller):
         if_match: IfMatchDep,
     ) -> Response[CustomerView]:
         view = await service.merge_customers(
-            session, principal, customer_id, data, expected_version=if_match.version()
+            session,
+            principal,
+            customer_id,
+            data,
+            links=services.customer_links,
+            expected_version=if_match.version(),
+        )
+        return etagged(view)
+
+    @post(
+        "/{customer_id:uuid}/release",
+        permission="customers.release",
+        summary="Put a customer back into the public pool",
+    )
+    async def release(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        customer_id: FromPath[uuid.UUID],
+        if_match: IfMatchDep,
+        data: JSONBody[ReleaseRequest | None] = None,
+    ) -> Response[CustomerView]:
+        view = await pool.release_customer(
+            session, principal, customer_id, data or ReleaseRequest(), expected_version=if_match.version()
         )
         return etagged(view)
 

@@ -175,18 +175,28 @@ async def _seed_customers(
 
 
 class _Captured:
-    """The last customer-list statement the API's engine sent, to replay it through the driver."""
+    """What the API's engine sent: the last customer-list statement, and every statement of one
+    request grouped by transaction (while ``recording``), to replay them through the driver."""
 
     def __init__(self, db: Database) -> None:
         self.statement = ""
         self.parameters: Any = ()
+        self.recording = False
+        self.transactions: list[list[tuple[str, tuple[Any, ...]]]] = []
+        event.listen(db.engine.sync_engine, "begin", self._began)
         event.listen(db.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _began(self, conn: Any) -> None:
+        if self.recording:
+            self.transactions.append([])
 
     def _seen(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
         if "FROM customers" in statement and "ORDER BY" in statement:
             self.statement, self.parameters = statement, parameters
+        if self.recording and self.transactions:
+            self.transactions[-1].append((statement, tuple(parameters)))
 
 
 async def _baseline(settings: Settings, tenant_id: uuid.UUID, captured: _Captured) -> Figures:
@@ -215,6 +225,29 @@ async def _baseline(settings: Settings, tenant_id: uuid.UUID, captured: _Capture
         return await _measure(ROUNDS, raw_sqlite)
 
 
+async def _whole_request_baseline(settings: Settings, captured: _Captured) -> Figures | None:
+    """Every statement of one API request (authentication, keys, the query), in its
+    transactions, through the driver: the database's share of a request (PostgreSQL only)."""
+    if not ON_PG:
+        return None
+    import asyncpg
+
+    transactions = [list(t) for t in captured.transactions if t]
+    conn = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+
+        async def raw() -> object:
+            for statements in transactions:
+                async with conn.transaction():
+                    for statement, parameters in statements:
+                        await conn.fetch(statement, *parameters)
+            return None
+
+        return await _measure(ROUNDS, raw)
+    finally:
+        await conn.close()
+
+
 async def _compare(
     label: str,
     settings: Settings,
@@ -232,11 +265,18 @@ async def _compare(
         return await client.get("/api/v1/customers", headers=headers, params=params)
 
     through_api = await _measure(ROUNDS, api)
-    await client.get("/api/v1/customers", headers=headers, params=params)  # capture this very query
+    captured.transactions, captured.recording = [], True
+    await client.get("/api/v1/customers", headers=headers, params=params)  # capture this very request
+    captured.recording = False
     bare = await _baseline(settings, tenant_id, captured)
+    whole = await _whole_request_baseline(settings, captured)
     print(through_api.line(f"{label}: API"))
     print(bare.line(f"{label}: same SQL through the driver"))
     print(f"  {label}: API throughput / bare query throughput = {through_api.rps / bare.rps:.2f}")
+    if whole is not None:
+        count = sum(len(t) for t in captured.transactions)
+        print(whole.line(f"{label}: the request's {count} statements, driver"))
+        print(f"  {label}: API throughput / whole-request SQL throughput = {through_api.rps / whole.rps:.2f}")
 
 
 async def main() -> None:

@@ -91,10 +91,36 @@ def test_demo_prints_a_login_that_works(tmp_path: Path) -> None:
         assert me["roles"] == ["owner"]
         members = _get(f"{url.group(1)}/api/v1/members", str(tokens["access_token"]))
         assert len(members["items"]) == 4  # type: ignore[arg-type]
+        in_pool = _get(f"{url.group(1)}/api/v1/customer-pool?limit=50", str(tokens["access_token"]))
+        assert len(in_pool["items"]) == 20  # type: ignore[arg-type]
+        rules = _get(f"{url.group(1)}/api/v1/customer-pool/rules", str(tokens["access_token"]))
+        assert rules["enabled"] is True
         assert (tmp_path / "huike.db").exists()
+        _tour_as_the_sales_manager(url.group(1), password.group(1))
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+def _tour_as_the_sales_manager(base: str, password: str) -> None:
+    """What the README's tour shows a newcomer signed in as the demo manager."""
+    token = str(
+        _post(f"{base}/api/v1/auth/token", {"email": "manager@demo.example.com", "password": password})[
+            "access_token"
+        ]
+    )
+    customers = _get(f"{base}/api/v1/customers?limit=20", token)
+    assert len(customers["items"]) == 20  # type: ignore[arg-type]
+    assert _get(f"{base}/api/v1/customer-pool?limit=5", token)["items"]
+    pipelines = _get(f"{base}/api/v1/pipelines", token)["items"]
+    default = next(p for p in pipelines if p["is_default"])  # type: ignore[union-attr]
+    board = _get(f"{base}/api/v1/pipelines/{default['id']}/board", token)
+    assert sum(column["count"] for column in board["columns"]) > 0  # type: ignore[union-attr]
+    forecast = _get(f"{base}/api/v1/reports/forecast", token)
+    assert forecast["by_month"]
+    assert forecast["by_owner"]
+    funnel = _get(f"{base}/api/v1/reports/funnel?pipeline_id={default['id']}", token)
+    assert funnel["cohort"] > 0  # type: ignore[operator]
 
 
 def test_a_second_demo_start_reuses_the_seeded_tenant(tmp_path: Path) -> None:

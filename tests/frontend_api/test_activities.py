@@ -387,3 +387,38 @@ def test_moving_an_activity_to_another_subject_follows_its_customer(
     unknown = client.patch(url, headers=headers, json={"subject_type": "planet"})
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "subject_type"
+
+
+def test_a_leavers_transfer_moves_their_work_on_the_transferred_customers_in_the_same_step(
+    client: TestClient[Any], owner: dict[str, Any], sales: dict[str, Any]
+) -> None:
+    leaver, heir = sales["rep"], sales["colleague"]
+    vip = _create(client, leaver["headers"], level="A")
+    small = _create(client, leaver["headers"], name="Initech", level="C")
+    call = _log(client, leaver["headers"], vip["id"])
+    open_task = _task(client, leaver["headers"], vip["id"], due_at=_at(24))
+    done_task = _task(client, leaver["headers"], vip["id"], due_at=_at(1))
+    completed = client.post(f"{API}/{done_task['id']}/complete", headers=leaver["headers"])
+    assert completed.status_code == 200, completed.text
+    elsewhere = _task(client, leaver["headers"], small["id"], due_at=_at(24))
+    # Only the A-level customers change hands (a filtered transfer).
+    moved = client.post(
+        f"{CUSTOMERS}/transfer",
+        headers=owner["headers"],
+        json={"from_owner_id": leaver["user_id"], "to_owner_id": heir["user_id"], "level": "A"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["transferred"] == [vip["id"]]
+
+    def shown(activity: dict[str, Any]) -> dict[str, Any]:
+        response = client.get(f"{API}/{activity['id']}", headers=owner["headers"])
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    assert shown(call)["owner_id"] == heir["user_id"]
+    assert shown(open_task)["assignee_id"] == heir["user_id"]
+    assert shown(done_task)["assignee_id"] == leaver["user_id"]  # who did it stays on record
+    assert shown(elsewhere)["assignee_id"] == leaver["user_id"]  # its customer stayed
+    # The heir now sees the open task; the leaver no longer does.
+    assert client.get(f"{API}/{open_task['id']}", headers=heir["headers"]).status_code == 200
+    assert client.get(f"{API}/{open_task['id']}", headers=leaver["headers"]).status_code == 404

@@ -49,6 +49,9 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
     ).json()
     ids = {a["tenant_id"], member["member_id"], team["id"], role["id"], customer["id"], contact["id"]}
     ids.add(activity["id"])
+    pooled = client.post("/api/v1/customers", headers=headers, json={"kind": "company", "name": "A pooled"})
+    assert client.post(f"/api/v1/customers/{pooled.json()['id']}/release", headers=headers).status_code == 200
+    ids.add(pooled.json()["id"])
     ids.add(client.post("/api/v1/leads", headers=headers, json={"name": "A lead"}).json()["id"])
     ids.add(client.post("/api/v1/lead-forms", headers=headers, json={"name": "A form"}).json()["id"])
     rule = {"name": "A rule", "strategy": "round_robin", "team_id": team["id"]}
@@ -59,6 +62,8 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
             "id"
         ]
     )
+    deal = {"name": "A deal", "customer_id": customer["id"]}
+    ids.add(client.post("/api/v1/opportunities", headers=headers, json=deal).json()["id"])
     for listing in (
         "/api/v1/roles",
         "/api/v1/members",

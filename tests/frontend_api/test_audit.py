@@ -455,6 +455,8 @@ IMPORTS_UNDO_AUDIT = (
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
+OPPORTUNITIES_AUDIT = "tests/frontend_api/test_opportunities.py::test_opportunity_changes_are_audited"
+POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
 
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
@@ -574,6 +576,17 @@ MUTATING_ROUTES = {
     ("delete", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,
     ("post", "/api/v1/activities/{activity_id}/complete"): ACTIVITIES_AUDIT,
     ("post", "/api/v1/activities/{activity_id}/reopen"): ACTIVITIES_AUDIT,
+    ("post", "/api/v1/opportunities"): OPPORTUNITIES_AUDIT,
+    ("patch", "/api/v1/opportunities/{opportunity_id}"): OPPORTUNITIES_AUDIT,
+    ("delete", "/api/v1/opportunities/{opportunity_id}"): OPPORTUNITIES_AUDIT,
+    ("post", "/api/v1/opportunities/{opportunity_id}/stage"): OPPORTUNITIES_AUDIT,
+    ("post", "/api/v1/opportunities/{opportunity_id}/won"): OPPORTUNITIES_AUDIT,
+    ("post", "/api/v1/opportunities/{opportunity_id}/lost"): OPPORTUNITIES_AUDIT,
+    ("post", "/api/v1/opportunities/{opportunity_id}/reopen"): OPPORTUNITIES_AUDIT,
+    ("post", "/api/v1/opportunities/{opportunity_id}/transfer"): OPPORTUNITIES_AUDIT,
+    ("put", "/api/v1/customer-pool/rules"): POOL_AUDIT,
+    ("post", "/api/v1/customer-pool/{customer_id}/claim"): POOL_AUDIT,
+    ("post", "/api/v1/customers/{customer_id}/release"): POOL_AUDIT,
 }
 
 

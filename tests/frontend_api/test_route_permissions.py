@@ -16,6 +16,8 @@ PUBLIC = {
     "/api/v1/auth/password-reset/confirm",
     "/api/v1/invitations/accept",
     "/api/platform/auth/token",
+    # A business's web form posts here; the token in the path names the tenant and the form.
+    "/api/v1/public/lead-forms/{token:str}",
 }
 
 

@@ -1,7 +1,7 @@
 """Imports: import batches, their encrypted file chunks, row errors and written records
 
 Revision ID: 0012_imports
-Revises: 0013_leads
+Revises: 0009_opportunities
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -14,7 +14,7 @@ import core.kernel.models
 from core.migrations.rls import enable_tenant_rls
 
 revision: str = "0012_imports"
-down_revision: str | Sequence[str] | None = "0013_leads"
+down_revision: str | Sequence[str] | None = "0009_opportunities"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -75,7 +75,7 @@ async def test_a_refused_merge_changes_nothing(db: Database) -> None:
 
         async def merge_then_fail() -> None:
             async with db.transaction() as session:
-                await service.merge_customers(session, boss, a.id, MergeRequest(other_id=b.id))
+                await service.merge_customers(session, boss, a.id, MergeRequest(other_id=b.id), links=())
                 # A later step of the same request fails: the merge must not half-land.
                 await service.create_customer(session, boss, CustomerCreate(kind="company", name="a"))
 
