@@ -38,8 +38,9 @@ format: install
 bench: install         ## benchmarks: figures as ratios to a baseline measured in the same run
 	$(BIN)/python -m tests.benchmarks
 
-bench-crm: install     ## 100 tenants, one with 1,000,000 customers (PostgreSQL: set HUIKE_BENCH_*_URL)
+bench-crm: install     ## 100 tenants, one with 1,000,000 customers; import throughput (PostgreSQL: set HUIKE_BENCH_*_URL)
 	$(BIN)/python -m tests.benchmarks.crm
+	$(BIN)/python -m tests.benchmarks.imports
 
 lock: install          ## refresh constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^huike' > constraints.txt

@@ -28,6 +28,8 @@ from core.customers.links import CustomerLink
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
+from core.imports import jobs as import_jobs
+from core.imports import permissions as import_permissions
 from core.jobs import housekeeping
 from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
@@ -94,6 +96,7 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.customers", customer_permissions.PERMISSIONS)
     registry.register("core.activities", activity_permissions.PERMISSIONS)
     registry.register("core.leads", lead_permissions.PERMISSIONS)
+    registry.register("core.imports", import_permissions.PERMISSIONS)
     return registry
 
 
@@ -171,6 +174,7 @@ def job_registry() -> JobRegistry:
             *mail_jobs.JOBS,
             *crypto_jobs.JOBS,
             *activity_reminders.JOBS,
+            *import_jobs.JOBS,
             *customer_jobs.JOBS,
         ]
     )

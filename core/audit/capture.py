@@ -15,6 +15,7 @@ the change itself and says so with ``.execution_options(audited_by_caller=True)`
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
@@ -72,12 +73,21 @@ def _value(column: Any, value: Any) -> Any:
     return plain(value)
 
 
+@functools.cache
+def _columns(mapper: Any) -> tuple[tuple[str, bool], ...]:
+    """Each column attribute of ``mapper`` and whether it is sensitive (mappers do not change
+    once configured; a batch of an import snapshots thousands of rows of one mapper)."""
+    return tuple((attr.key, bool(attr.columns[0].info.get("sensitive"))) for attr in mapper.column_attrs)
+
+
 def _snapshot(obj: Any) -> dict[str, Any]:
     state = inspect(obj)
-    return {
-        attr.key: _value(attr.columns[0], state.dict.get(attr.key, NO_VALUE))
-        for attr in state.mapper.column_attrs
-    }
+    values = state.dict
+    snapshot: dict[str, Any] = {}
+    for key, sensitive in _columns(state.mapper):
+        value = values.get(key)
+        snapshot[key] = REDACTED if sensitive and value is not None else plain(value)
+    return snapshot
 
 
 def _diff(obj: Any) -> dict[str, Any] | None:
@@ -99,12 +109,10 @@ def _diff(obj: Any) -> dict[str, Any] | None:
 
 
 def _entity_id(obj: Any) -> str:
-    identity = inspect(obj).mapper.primary_key_from_instance(obj)
-    own = [
-        value
-        for column, value in zip(inspect(obj).mapper.primary_key, identity, strict=True)
-        if column.name != "tenant_id"
-    ]
+    mapper = inspect(obj).mapper  # once: an import's batch asks this for thousands of rows
+    identity = mapper.primary_key_from_instance(obj)
+    pairs = zip(mapper.primary_key, identity, strict=True)
+    own = [value for column, value in pairs if column.name != "tenant_id"]
     return ":".join(str(v) for v in own)
 
 
@@ -123,9 +131,8 @@ def _tenant_of(obj: Any) -> uuid.UUID | None:
 def _drafts(session: Session) -> dict[uuid.UUID, list[Draft]]:
     found: dict[uuid.UUID, list[Draft]] = defaultdict(list)
     for verb, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
-        for obj in sorted(objects, key=lambda o: (type(o).__name__, _entity_id(o))):
-            if not is_audited(type(obj)):
-                continue
+        audited = [o for o in objects if is_audited(type(o))]
+        for obj in sorted(audited, key=lambda o: (type(o).__name__, _entity_id(o))):
             tenant_id = _tenant_of(obj)
             if tenant_id is None:  # an account changed outside any tenant (password reset)
                 continue

@@ -99,14 +99,25 @@ def _email(value: str, region: str, field: str) -> str:
     return value.strip().lower()
 
 
-def _phone(value: str, region: str, field: str) -> str:
+@functools.lru_cache(maxsize=65536)
+def _e164(value: str, region: str) -> str | None:
+    """``value`` in E.164, or None when it is not a phone number. Remembered: one number is
+    normalized on write, again for its blind index, and for each duplicate lookup (an import
+    does that for thousands of rows), and parsing costs far more than the AES of it."""
     try:
         number = phonenumbers.parse(value, region.upper())
-    except phonenumbers.NumberParseException as exc:
-        raise Invalid("This is not a phone number.", field=field, code="invalid_phone") from exc
+    except phonenumbers.NumberParseException:
+        return None
     if not phonenumbers.is_possible_number(number):
-        raise Invalid("This is not a phone number.", field=field, code="invalid_phone")
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone(value: str, region: str, field: str) -> str:
+    normalized = _e164(value, region)
+    if normalized is None:
+        raise Invalid("This is not a phone number.", field=field, code="invalid_phone")
+    return normalized
 
 
 def _exact(value: str, region: str, field: str) -> str:

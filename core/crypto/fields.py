@@ -43,6 +43,7 @@ __all__ = [
     "EncryptedText",
     "Sealed",
     "blind_index_column",
+    "blind_index_lookup",
     "encrypted_column",
     "encrypted_fields",
     "encrypted_models",
@@ -219,23 +220,44 @@ def _on_refresh(target: Any, context: QueryContext | None, attrs: Iterable[str] 
         _open(target, None if attrs is None else set(attrs))
 
 
+def _searchable(attribute: InstrumentedAttribute[Any]) -> EncryptedField:
+    owner: type = attribute.class_  # type: ignore[assignment]
+    field = next((f for f in encrypted_fields(owner) if f.key == attribute.key), None)
+    if field is None or field.bidx_key is None or field.search is None:
+        raise TypeError(f"{attribute} is not a searchable encrypted column")
+    return field
+
+
+async def blind_index_lookup(
+    session: AsyncSession, attribute: InstrumentedAttribute[Any], values: Iterable[str]
+) -> tuple[InstrumentedAttribute[Any], dict[bytes, str]]:
+    """The blind-index column of ``attribute`` and, for one ``IN`` lookup of many values at
+    once (an import's batch), each digest of ``values`` (under every readable key version)
+    mapped back to its value: ``bidx.in_(digests)``, then ``digests[row.bidx]``."""
+    field = _searchable(attribute)
+    tenant_id: uuid.UUID = current_tenant_id()
+    search: str = field.search or ""
+    wanted = list(dict.fromkeys(values))
+
+    def digests(sync_session: Session) -> dict[bytes, str]:
+        keys = session_keys(sync_session, sync_session.connection(), tenant_id)
+        keyring = keyring_of(sync_session)
+        return {
+            digest: value
+            for value in wanted
+            for digest in keyring.blind_indexes(keys, field.table, field.column, search, value)
+        }
+
+    found = await session.run_sync(digests) if wanted else {}
+    bidx: InstrumentedAttribute[Any] = getattr(attribute.class_, field.bidx_key or "")
+    return bidx, found
+
+
 async def matches(
     session: AsyncSession, attribute: InstrumentedAttribute[Any], value: str
 ) -> ColumnElement[bool]:
     """The WHERE clause "``attribute`` equals ``value``" for a searchable encrypted column of the
     current tenant, through its blind index: ``select(Invitation).where(await matches(session,
     Invitation.email, email))``."""
-    owner: type = attribute.class_  # type: ignore[assignment]
-    field = next((f for f in encrypted_fields(owner) if f.key == attribute.key), None)
-    if field is None or field.bidx_key is None or field.search is None:
-        raise TypeError(f"{attribute} is not a searchable encrypted column")
-    tenant_id: uuid.UUID = current_tenant_id()
-    search: str = field.search
-
-    def digests(sync_session: Session) -> list[bytes]:
-        keys = session_keys(sync_session, sync_session.connection(), tenant_id)
-        return keyring_of(sync_session).blind_indexes(keys, field.table, field.column, search, value)
-
-    found = await session.run_sync(digests)
-    bidx: InstrumentedAttribute[Any] = getattr(attribute.class_, field.bidx_key)
-    return bidx.in_(found) if found else false()
+    bidx, found = await blind_index_lookup(session, attribute, [value])
+    return bidx.in_(list(found)) if found else false()

@@ -16,6 +16,7 @@ from core.customers.models import Contact, Customer
 from core.customers.permissions import READ, UPDATE
 from core.customers.schemas import ContactCreate, ContactUpdate, ContactView
 from core.customers.views import contact_view
+from core.customfields.schemas import FieldView
 from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
@@ -28,6 +29,7 @@ ENTITY = "contact"
 
 __all__ = [
     "add",
+    "build",
     "checked",
     "create_contact",
     "delete_contact",
@@ -80,17 +82,23 @@ async def _clear_other_primaries(
             other.is_primary = False
 
 
-async def add(session: AsyncSession, customer: Customer, data: ContactCreate) -> Contact:
-    """Insert an already :func:`checked` contact for ``customer`` and record the event."""
-    contact = Contact(
-        customer_id=customer.id,
+def build(customer_id: uuid.UUID, data: ContactCreate, definitions: list[FieldView]) -> Contact:
+    """The contact of an already :func:`checked` ``data`` (custom fields validated), not yet
+    added and not primary."""
+    return Contact(
+        customer_id=customer_id,
         name=data.name,
         title=data.title,
         phone=data.phone,
         email=data.email,
         is_primary=False,
-        custom_fields=validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False),
+        custom_fields=validate(definitions, data.custom_fields, partial=False),
     )
+
+
+async def add(session: AsyncSession, customer: Customer, data: ContactCreate) -> Contact:
+    """Insert an already :func:`checked` contact for ``customer`` and record the event."""
+    contact = build(customer.id, data, await definitions_for(session, ENTITY))
     session.add(contact)
     await session.flush()
     if data.is_primary:

@@ -32,6 +32,7 @@ from core.customers.models import Contact, Customer, CustomerKind, LifecycleStag
 from core.customers.ownership import assign
 from core.customers.permissions import CREATE, DELETE, MERGE, READ, TRANSFER, UPDATE
 from core.customers.schemas import (
+    ContactCreate,
     CustomerCreate,
     CustomerFilter,
     CustomerUpdate,
@@ -42,6 +43,7 @@ from core.customers.schemas import (
 )
 from core.customers.views import contact_view, customer_view
 from core.customfields.query import filter_clauses
+from core.customfields.schemas import FieldView
 from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
@@ -58,10 +60,13 @@ ENTITY = "customer"
 
 __all__ = [
     "create_customer",
+    "customers_query",
     "delete_customer",
     "get_customer",
     "list_customers",
     "merge_customers",
+    "prepare_customer",
+    "prepare_update",
     "searched",
     "transfer_customers",
     "update_customer",
@@ -88,31 +93,22 @@ def _check_id_number(kind: str, id_number: str | None) -> None:
         raise Invalid("Only individuals have an ID number.", field="id_number", code="not_for_companies")
 
 
-async def create_customer(
-    session: AsyncSession, principal: Principal, data: CustomerCreate, *, allow_duplicate: bool = False
-) -> CustomerView:
-    """Add a customer (and its first contacts), owned by ``owner_id`` or the caller."""
+def prepare_customer(
+    session: AsyncSession, data: CustomerCreate, definitions: list[FieldView]
+) -> tuple[Customer, list[ContactCreate]]:
+    """The checked, normalized customer of ``data`` (not yet added, without owner and team)
+    and its checked contacts: the validation every create shares (the API and imports).
+
+    Raises:
+        Invalid: one field at fault (kind, stage, name, ID number, phone, email, custom fields).
+    """
     kind = one_of(data.kind, CustomerKind.ALL, "kind")
     stage = one_of(data.stage, LifecycleStage.ALL, "stage")
     name = _name(data.name)
     _check_id_number(kind, data.id_number)
-    owner_id = data.owner_id or principal.user_id
-    if owner_id is None:
-        raise Invalid("Name the owner (a user id).", field="owner_id", code="required")
-    membership = await active_membership(session, principal, owner_id, CREATE, "owner_id")
-    team_id = data.team_id if data.team_id is not None else membership.team_id
-    await ensure_team_exists(session, team_id)
     phone = normalized_phone(session, data.phone, "phone")
     email = check_email(data.email, "email")
     contacts = [contact_service.checked(session, c, f"contacts[{i}]") for i, c in enumerate(data.contacts)]
-    if not allow_duplicate:
-        await ensure_no_duplicate(
-            session,
-            phones=[("phone", phone)] if phone else [],
-            emails=[("email", email)] if email else [],
-            company_name=name if kind == CustomerKind.COMPANY else None,
-        )
-        await contact_service.ensure_contacts_unique(session, contacts, exclude=None)
     customer = Customer(
         kind=kind,
         name=name,
@@ -121,16 +117,37 @@ async def create_customer(
         industry=data.industry,
         stage=stage,
         tags=_tags(data.tags),
-        owner_id=owner_id,
-        team_id=team_id,
         phone=phone,
         email=email,
         address=data.address,
         id_number=data.id_number,
-        custom_fields=validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False),
+        custom_fields=validate(definitions, data.custom_fields, partial=False),
         last_contacted_at=data.last_contacted_at,
         assigned_at=utcnow(),
     )
+    return customer, contacts
+
+
+async def create_customer(
+    session: AsyncSession, principal: Principal, data: CustomerCreate, *, allow_duplicate: bool = False
+) -> CustomerView:
+    """Add a customer (and its first contacts), owned by ``owner_id`` or the caller."""
+    customer, contacts = prepare_customer(session, data, await definitions_for(session, ENTITY))
+    owner_id = data.owner_id or principal.user_id
+    if owner_id is None:
+        raise Invalid("Name the owner (a user id).", field="owner_id", code="required")
+    membership = await active_membership(session, principal, owner_id, CREATE, "owner_id")
+    team_id = data.team_id if data.team_id is not None else membership.team_id
+    await ensure_team_exists(session, team_id)
+    customer.owner_id, customer.team_id = owner_id, team_id
+    if not allow_duplicate:
+        await ensure_no_duplicate(
+            session,
+            phones=[("phone", customer.phone)] if customer.phone else [],
+            emails=[("email", customer.email)] if customer.email else [],
+            company_name=customer.name if customer.kind == CustomerKind.COMPANY else None,
+        )
+        await contact_service.ensure_contacts_unique(session, contacts, exclude=None)
     session.add(customer)
     await session.flush()
     await record_event(session, CustomerCreated(customer_id=customer.id, owner_id=owner_id))
@@ -166,11 +183,17 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+async def customers_query(session: AsyncSession, principal: Principal, f: CustomerFilter) -> Select[Any]:
+    """The customers within the caller's ``customers.read`` scope that match ``f``: what the
+    list pages through and an export streams."""
+    return (await searched(session, f)).where(await owner_filter(session, principal, READ, Customer.owner_id))
+
+
 async def list_customers(
     session: AsyncSession, principal: Principal, page: PageRequest, f: CustomerFilter
 ) -> Page[CustomerView]:
     """Customers within the caller's scope, filtered, sorted and paged."""
-    stmt = (await searched(session, f)).where(await owner_filter(session, principal, READ, Customer.owner_id))
+    stmt = await customers_query(session, principal, f)
     return await paginate(
         session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
     )
@@ -198,6 +221,35 @@ async def get_customer(session: AsyncSession, principal: Principal, customer_id:
     return customer_view(await customer_in_scope(session, principal, customer_id, READ), principal)
 
 
+def prepare_update(
+    session: AsyncSession, customer: Customer, change: CustomerUpdate, definitions: list[FieldView]
+) -> dict[str, Any]:
+    """The checked, normalized values of ``change`` that differ from ``customer`` (nothing
+    set yet): the validation every update shares (the API and imports).
+
+    Raises:
+        Invalid: one field at fault.
+    """
+    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    if "kind" in values:
+        one_of(values["kind"], CustomerKind.ALL, "kind")
+    if "stage" in values:
+        one_of(values["stage"], LifecycleStage.ALL, "stage")
+    if "name" in values:
+        values["name"] = _name(values["name"])
+    if "tags" in values:
+        values["tags"] = _tags(values["tags"])
+    if "phone" in values:
+        values["phone"] = normalized_phone(session, values["phone"], "phone")
+    if "email" in values:
+        values["email"] = check_email(values["email"], "email")
+    if "custom_fields" in values:
+        changes = validate(definitions, values["custom_fields"], partial=True)
+        values["custom_fields"] = merged(customer.custom_fields, changes)
+    _check_id_number(values.get("kind", customer.kind), values.get("id_number", customer.id_number))
+    return {k: v for k, v in values.items() if getattr(customer, k) != v}
+
+
 async def update_customer(
     session: AsyncSession,
     principal: Principal,
@@ -209,26 +261,9 @@ async def update_customer(
 ) -> CustomerView:
     customer = await customer_in_scope(session, principal, customer_id, UPDATE, lock=True)
     ensure_version(customer, expected_version)
-    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
-    if "kind" in values:
-        one_of(values["kind"], CustomerKind.ALL, "kind")
-    if "stage" in values:
-        one_of(values["stage"], LifecycleStage.ALL, "stage")
-    if "name" in values:
-        values["name"] = _name(values["name"])
-    if "tags" in values:
-        values["tags"] = _tags(values["tags"])
-    if "team_id" in values:
-        await ensure_team_exists(session, values["team_id"])
-    if "phone" in values:
-        values["phone"] = normalized_phone(session, values["phone"], "phone")
-    if "email" in values:
-        values["email"] = check_email(values["email"], "email")
-    if "custom_fields" in values:
-        changes = validate(await definitions_for(session, ENTITY), values["custom_fields"], partial=True)
-        values["custom_fields"] = merged(customer.custom_fields, changes)
-    _check_id_number(values.get("kind", customer.kind), values.get("id_number", customer.id_number))
-    changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+    changed = prepare_update(session, customer, change, await definitions_for(session, ENTITY))
+    if "team_id" in changed:
+        await ensure_team_exists(session, changed["team_id"])
     if not allow_duplicate and changed.keys() & {"phone", "email", "name", "kind"}:
         kind, name = changed.get("kind", customer.kind), changed.get("name", customer.name)
         await ensure_no_duplicate(

@@ -14,6 +14,7 @@ __all__ = [
     "Invalid",
     "Locked",
     "NotFound",
+    "PayloadTooLarge",
     "PreconditionFailed",
     "TooManyRequests",
     "Unauthorized",
@@ -97,6 +98,14 @@ class PreconditionFailed(DomainError):
     status = 412
     code = "precondition_failed"
     title = "Precondition failed"
+
+
+class PayloadTooLarge(DomainError):
+    """The request body is larger than the limit of its route."""
+
+    status = 413
+    code = "body_too_large"
+    title = "Request body too large"
 
 
 class Locked(DomainError):

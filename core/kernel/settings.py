@@ -52,6 +52,11 @@ class Settings:
     login_max_delay_seconds: int = 900
     #: Largest accepted request body.
     max_body_bytes: int = 1_048_576
+    #: Largest accepted import upload (``POST /api/v1/imports``, which streams the file into
+    #: the database instead of holding it: it has its own limit instead of ``max_body_bytes``).
+    import_max_bytes: int = 50 * 1_048_576
+    #: Rows an import writes per transaction (progress and resume move by this much).
+    import_batch_rows: int = 1000
     #: ``console`` prints every message; ``smtp`` delivers through ``HUIKE_SMTP_*``;
     #: ``memory`` keeps them in the process (tests).
     mail_backend: str = "console"

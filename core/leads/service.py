@@ -22,6 +22,7 @@ from core.customers import service as customers
 from core.customers.access import check_email, normalized_phone
 from core.customers.schemas import ContactCreate, CustomerCreate
 from core.customfields.query import filter_clauses
+from core.customfields.schemas import FieldView
 from core.customfields.service import definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
@@ -58,8 +59,13 @@ __all__ = [
     "create_lead",
     "delete_lead",
     "get_lead",
+    "lead_in_scope",
     "lead_subject",
+    "leads_query",
     "list_leads",
+    "prepare_lead",
+    "prepare_lead_update",
+    "scope_clause",
     "update_lead",
 ]
 
@@ -68,7 +74,7 @@ ENTITY = "lead"
 SORTABLE = {"name": Lead.name, "created_at": Lead.created_at, "updated_at": Lead.updated_at}
 
 
-async def _in_scope(session: AsyncSession, principal: Principal, permission: str) -> ColumnElement[bool]:
+async def scope_clause(session: AsyncSession, principal: Principal, permission: str) -> ColumnElement[bool]:
     clause = await owner_filter(session, principal, permission, Lead.owner_id)
     if principal.can(ASSIGN):
         return or_(clause, Lead.owner_id.is_(None))
@@ -85,7 +91,7 @@ async def lead_in_scope(
     field: str | None = None,
 ) -> Lead:
     """The lead, if within the caller's scope of ``permission``; otherwise not found."""
-    stmt = select(Lead).where(Lead.id == lead_id, await _in_scope(session, principal, permission))
+    stmt = select(Lead).where(Lead.id == lead_id, await scope_clause(session, principal, permission))
     lead = await session.scalar(stmt.with_for_update() if lock else stmt)
     if lead is None:
         raise NotFound("The lead does not exist.", field=field) if field else NotFound()
@@ -131,6 +137,41 @@ def _contact_details(session: AsyncSession, values: dict[str, Any]) -> None:
         raise Invalid("A name is required.", field="name", code="required")
 
 
+def prepare_lead(session: AsyncSession, data: LeadCreate, definitions: list[FieldView]) -> Lead:
+    """The checked, normalized lead of ``data`` (not yet added, nobody's yet): the validation
+    every create shares (the API, web forms, imports).
+
+    Raises:
+        Invalid: one field at fault.
+    """
+    values = msgspec.structs.asdict(data)
+    _contact_details(session, values)
+    return Lead(
+        name=values["name"],
+        company=values["company"],
+        title=values["title"],
+        phone=values["phone"],
+        email=values["email"],
+        message=values["message"],
+        source=values["source"],
+        region=values["region"],
+        status=LeadStatus.NEW,
+        custom_fields=validate(definitions, data.custom_fields, partial=False),
+    )
+
+
+def prepare_lead_update(
+    session: AsyncSession, lead: Lead, change: LeadUpdate, definitions: list[FieldView]
+) -> dict[str, Any]:
+    """The checked values of ``change`` that differ from ``lead`` (nothing set yet)."""
+    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
+    _contact_details(session, values)
+    if "custom_fields" in values:
+        changes = validate(definitions, values["custom_fields"], partial=True)
+        values["custom_fields"] = merged(lead.custom_fields, changes)
+    return {k: v for k, v in values.items() if getattr(lead, k) != v}
+
+
 async def add_lead(
     session: AsyncSession,
     data: LeadCreate,
@@ -142,35 +183,19 @@ async def add_lead(
 ) -> Lead:
     """Insert a lead owned by ``owner``, else by whom the assignment rules choose, else by
     ``fallback_owner`` (None: nobody yet). ``data`` is validated here."""
-    values = msgspec.structs.asdict(data)
-    _contact_details(session, values)
-    custom = validate(await definitions_for(session, ENTITY), data.custom_fields, partial=False)
+    lead = prepare_lead(session, data, await definitions_for(session, ENTITY))
     rule_id = None
     if owner is not None:
         owner_id, team_id = owner.user_id, owner.team_id
     else:
-        assignment = await choose_owner(session, values["source"], values["region"])
+        assignment = await choose_owner(session, lead.source, lead.region)
         if assignment is not None:
             owner_id, team_id, rule_id = assignment.user_id, assignment.team_id, assignment.rule_id
         elif fallback_owner is not None:
             owner_id, team_id = fallback_owner.user_id, fallback_owner.team_id
         else:
             owner_id, team_id = None, None
-    lead = Lead(
-        name=values["name"],
-        company=values["company"],
-        title=values["title"],
-        phone=values["phone"],
-        email=values["email"],
-        message=values["message"],
-        source=values["source"],
-        region=values["region"],
-        status=LeadStatus.NEW,
-        owner_id=owner_id,
-        team_id=team_id,
-        form_id=form_id,
-        custom_fields=custom,
-    )
+    lead.owner_id, lead.team_id, lead.form_id = owner_id, team_id, form_id
     session.add(lead)
     await session.flush()
     await record_event(
@@ -230,15 +255,20 @@ async def _filtered(
     return stmt
 
 
+async def leads_query(session: AsyncSession, principal: Principal, f: LeadFilter) -> Select[Any]:
+    """The leads within the caller's ``leads.read`` scope that match ``f`` (list and export)."""
+    if f.status and f.status not in LeadStatus.ALL:
+        raise Invalid(f"Choose one of: {', '.join(LeadStatus.ALL)}.", field="status", code="invalid_choice")
+    return (await _filtered(session, principal, select(Lead), f)).where(
+        await scope_clause(session, principal, READ)
+    )
+
+
 async def list_leads(
     session: AsyncSession, principal: Principal, page: PageRequest, f: LeadFilter
 ) -> Page[LeadView]:
     """Leads within the caller's scope, filtered, sorted and paged."""
-    if f.status and f.status not in LeadStatus.ALL:
-        raise Invalid(f"Choose one of: {', '.join(LeadStatus.ALL)}.", field="status", code="invalid_choice")
-    stmt = (await _filtered(session, principal, select(Lead), f)).where(
-        await _in_scope(session, principal, READ)
-    )
+    stmt = await leads_query(session, principal, f)
     return await paginate(
         session, stmt, Lead.id, page, lambda lead: lead_view(lead, principal), sortable=SORTABLE
     )
@@ -264,14 +294,9 @@ async def update_lead(
     lead = await lead_in_scope(session, principal, lead_id, UPDATE, lock=True)
     ensure_version(lead, expected_version)
     _open(lead)
-    values = {k: v for k, v in msgspec.structs.asdict(change).items() if v is not msgspec.UNSET}
-    _contact_details(session, values)
-    if "custom_fields" in values:
-        changes = validate(await definitions_for(session, ENTITY), values["custom_fields"], partial=True)
-        values["custom_fields"] = merged(lead.custom_fields, changes)
-    for key, value in values.items():
-        if getattr(lead, key) != value:
-            setattr(lead, key, value)
+    changed = prepare_lead_update(session, lead, change, await definitions_for(session, ENTITY))
+    for key, value in changed.items():
+        setattr(lead, key, value)
     await session.flush()
     return lead_view(lead, principal)
 

@@ -8,6 +8,7 @@ import core.crypto.models
 import core.customers.models
 import core.customfields.models
 import core.events.models
+import core.imports.models
 import core.jobs.models
 import core.kernel.idempotency
 import core.leads.models

@@ -12,6 +12,7 @@ from frontend_api.routes.custom_fields import CustomFieldController
 from frontend_api.routes.customers import ContactController, CustomerController
 from frontend_api.routes.dead_letters import DeadLetterController
 from frontend_api.routes.health import healthz, readyz
+from frontend_api.routes.imports import ExportController, ImportController
 from frontend_api.routes.invitations import InvitationController
 from frontend_api.routes.leads import (
     LeadAssignmentRuleController,
@@ -55,6 +56,8 @@ ROUTES: list[Any] = [
     CustomFieldController,
     CustomerController,
     ContactController,
+    ImportController,
+    ExportController,
     CustomerPoolController,
     ActivityController,
     TimelineController,

@@ -56,6 +56,12 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
     ids.add(client.post("/api/v1/lead-forms", headers=headers, json={"name": "A form"}).json()["id"])
     rule = {"name": "A rule", "strategy": "round_robin", "team_id": team["id"]}
     ids.add(client.post("/api/v1/lead-assignment-rules", headers=headers, json=rule).json()["id"])
+    upload = {"file": ("a.csv", "客户名称\n甲\n".encode(), "text/csv")}
+    ids.add(
+        client.post("/api/v1/imports", headers=headers, files=upload, data={"entity": "customer"}).json()[
+            "id"
+        ]
+    )
     deal = {"name": "A deal", "customer_id": customer["id"]}
     ids.add(client.post("/api/v1/opportunities", headers=headers, json=deal).json()["id"])
     for listing in (

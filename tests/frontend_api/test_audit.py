@@ -445,6 +445,13 @@ CUSTOMERS_AUDIT = (
     "tests/frontend_api/test_customers.py::test_customer_changes_are_audited_with_personal_data_redacted"
 )
 
+IMPORTS_AUDIT = (
+    "tests/frontend_api/test_imports.py::test_imports_are_audited_as_the_uploader_with_personal_data_redacted"
+)
+IMPORTS_UNDO_AUDIT = (
+    "tests/frontend_api/test_imports.py::test_undo_removes_created_restores_updated_and_keeps_changed_records"
+)
+
 #: Every route that changes something, and the test above that shows its audit entry.
 #: A new route fails this test until its author says where its entry is checked.
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
@@ -561,6 +568,9 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/customers/{customer_id}/contacts"): CUSTOMERS_AUDIT,
     ("patch", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
     ("delete", "/api/v1/customers/{customer_id}/contacts/{contact_id}"): CUSTOMERS_AUDIT,
+    ("post", "/api/v1/imports"): IMPORTS_AUDIT,
+    ("post", "/api/v1/imports/{import_id}/run"): IMPORTS_AUDIT,
+    ("post", "/api/v1/imports/{import_id}/undo"): IMPORTS_UNDO_AUDIT,
     ("post", "/api/v1/activities"): ACTIVITIES_AUDIT,
     ("patch", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,
     ("delete", "/api/v1/activities/{activity_id}"): ACTIVITIES_AUDIT,

@@ -1,0 +1,1 @@
+"""Import of customers, contacts and leads from CSV and XLSX; export of lists."""
