@@ -20,6 +20,7 @@ from core.customers.pool_rules import rules_of
 from core.customers.schemas import CustomerFilter, CustomerView, ReleaseRequest
 from core.customers.service import SORTABLE, searched
 from core.customers.views import customer_view
+from core.customfields.service import custom_sort_keys
 from core.events.service import record_event
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Forbidden, NotFound
@@ -45,7 +46,13 @@ async def list_pool(
     _check(principal)
     stmt = (await searched(session, f)).where(Customer.owner_id.is_(None))
     return await paginate(
-        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=POOL_SORTABLE
+        session,
+        stmt,
+        Customer.id,
+        page,
+        lambda c: customer_view(c, principal),
+        sortable=POOL_SORTABLE,
+        sort_keys=await custom_sort_keys(session, "customer", Customer.custom_fields, page),
     )
 
 

@@ -44,7 +44,7 @@ from core.customers.schemas import (
 from core.customers.views import contact_view, customer_view
 from core.customfields.query import filter_clauses
 from core.customfields.schemas import FieldView
-from core.customfields.service import definitions_for
+from core.customfields.service import custom_sort_keys, definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.clock import utcnow
@@ -195,7 +195,13 @@ async def list_customers(
     """Customers within the caller's scope, filtered, sorted and paged."""
     stmt = await customers_query(session, principal, f)
     return await paginate(
-        session, stmt, Customer.id, page, lambda c: customer_view(c, principal), sortable=SORTABLE
+        session,
+        stmt,
+        Customer.id,
+        page,
+        lambda c: customer_view(c, principal),
+        sortable=SORTABLE,
+        sort_keys=await custom_sort_keys(session, ENTITY, Customer.custom_fields, page),
     )
 
 

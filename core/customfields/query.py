@@ -37,8 +37,17 @@ from sqlalchemy.sql.functions import FunctionElement
 from core.customfields.schemas import FieldView
 from core.customfields.validation import parse_number
 from core.kernel.errors import Invalid
+from core.kernel.pagination import SortKey
 
-__all__ = ["PREFIX", "JsonColumn", "filter_clauses", "has_value", "order_by", "value_expression"]
+__all__ = [
+    "PREFIX",
+    "JsonColumn",
+    "filter_clauses",
+    "has_value",
+    "order_by",
+    "sort_key",
+    "value_expression",
+]
 
 PREFIX = "cf."
 #: The JSON column holding an entity's values: ``Customer.custom_fields``, or any column.
@@ -149,6 +158,41 @@ def order_by(definitions: Sequence[FieldView], column: JsonColumn, sort: str) ->
         raise Invalid(f"Cannot sort by {sort!r}.", field="sort", code="invalid_sort")
     value = value_expression(definition, column)
     return (value.desc() if descending else value.asc()).nulls_last()
+
+
+def sort_key(
+    definitions: Sequence[FieldView], column: InstrumentedAttribute[Any], name: str
+) -> SortKey | None:
+    """The keyset sort key for ``cf.<key>`` (for :func:`core.kernel.pagination.paginate`);
+    None for a name that is not a custom field. Records without a value come last.
+
+    Raises:
+        Invalid: no such field, or a multi-select (field ``sort``).
+    """
+    if not name.startswith(PREFIX):
+        return None
+    key = name.removeprefix(PREFIX)
+    definition = next((d for d in definitions if d.key == key), None)
+    if definition is None or definition.type == "multi_select":
+        raise Invalid(f"Cannot sort by {name!r}.", field="sort", code="invalid_sort")
+    numeric = definition.type in ("number", "money")
+
+    def value_of(row: Any) -> Any:
+        value = (getattr(row, column.key) or {}).get(key)
+        if isinstance(value, Mapping):  # money
+            value = value.get("amount")
+        return None if value is None else str(Decimal(str(value))) if numeric else value
+
+    def from_cursor(value: Any) -> Any:
+        if numeric:
+            return Decimal(str(value))
+        if definition.type == "boolean" and not isinstance(value, bool):
+            raise ValueError("not a boolean")
+        return value
+
+    return SortKey(
+        expression=value_expression(definition, column), value_of=value_of, from_cursor=from_cursor
+    )
 
 
 def _clause(definition: FieldView, column: JsonColumn, op: str, raw: str) -> ColumnElement[bool]:

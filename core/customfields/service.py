@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from core.customfields.entities import CustomFieldEntity, EntityRegistry
 from core.customfields.models import CustomFieldDefinition
+from core.customfields.query import PREFIX, sort_key
 from core.customfields.schemas import (
     SELECT_TYPES,
     EntityView,
@@ -23,11 +26,13 @@ from core.customfields.schemas import (
 )
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Invalid, NotFound
+from core.kernel.pagination import PageRequest, SortKeys
 
 __all__ = [
     "MAX_FIELDS",
     "archive_field",
     "create_field",
+    "custom_sort_keys",
     "definitions_for",
     "get_field",
     "list_entities",
@@ -69,6 +74,16 @@ async def definitions_for(session: AsyncSession, entity: str) -> list[FieldView]
         .order_by(CustomFieldDefinition.position, CustomFieldDefinition.key)
     )
     return [field_view(row) for row in rows]
+
+
+async def custom_sort_keys(
+    session: AsyncSession, entity: str, column: InstrumentedAttribute[Any], page: PageRequest
+) -> SortKeys:
+    """What lets ``paginate`` sort ``entity``'s list by ``cf.<key>`` (the JSON ``column``);
+    the definitions are read only when the page asks for such a sort."""
+    sort = (page.sort or "").lstrip("-")
+    definitions = await definitions_for(session, entity) if sort.startswith(PREFIX) else []
+    return lambda name: sort_key(definitions, column, name)
 
 
 async def list_fields(

@@ -14,16 +14,25 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import msgspec
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.kernel.errors import Invalid
 
-__all__ = ["MAX_LIMIT", "Page", "PageRequest", "decode_cursor", "encode_cursor", "paginate"]
+__all__ = [
+    "MAX_LIMIT",
+    "Page",
+    "PageRequest",
+    "SortKey",
+    "SortKeys",
+    "decode_cursor",
+    "encode_cursor",
+    "paginate",
+]
 
 MAX_LIMIT = 200
 T = TypeVar("T")
@@ -74,6 +83,22 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """What a list can sort on besides its mapped columns (a custom field's value): the SQL
+    expression, the row's value for the cursor (JSON-able), and that value read back from a
+    cursor as a bind parameter. Rows without a value come last in either direction."""
+
+    expression: ColumnElement[Any]
+    value_of: Callable[[Any], Any]
+    from_cursor: Callable[[Any], Any]
+    nullable: bool = True
+
+
+#: ``sort`` without its ``-`` → the key, or None when it names none (``cf.<key>`` sorts).
+SortKeys = Callable[[str], SortKey | None]
+
+
 async def paginate(
     session: AsyncSession,
     stmt: Select[Any],
@@ -81,60 +106,87 @@ async def paginate(
     page: PageRequest,
     to_item: Callable[[Any], T],
     sortable: Mapping[str, InstrumentedAttribute[Any]] | None = None,
+    sort_keys: SortKeys | None = None,
 ) -> Page[T]:
-    """Run ``stmt`` (selecting one entity) one page at a time, ordered by ``page.sort``."""
+    """Run ``stmt`` (selecting one entity) one page at a time, ordered by ``page.sort``
+    (a name of ``sortable``, one ``sort_keys`` knows, or ``id``), the id breaking ties."""
     limit = page.checked_limit()
-    sort_column, descending = _sort_column(page.sort, id_column, sortable or {})
+    key, descending = _sort_key(page.sort, sortable or {}, sort_keys)
     if page.cursor:
         after_value, after_id = decode_cursor(page.cursor)
         try:
-            after_key = _coerce(sort_column, after_value)
+            after_key = None if key is None or after_value is None else key.from_cursor(after_value)
             after_uuid = uuid.UUID(str(after_id))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError) as exc:
             raise Invalid(
                 "The cursor is not one this API issued.", field="cursor", code="invalid_cursor"
             ) from exc
-        if sort_column is id_column:
-            stmt = stmt.where(id_column < after_uuid if descending else id_column > after_uuid)
-        elif descending:
-            stmt = stmt.where(
-                or_(sort_column < after_key, and_(sort_column == after_key, id_column < after_uuid))
-            )
-        else:
-            stmt = stmt.where(
-                or_(sort_column > after_key, and_(sort_column == after_key, id_column > after_uuid))
-            )
-    order = [sort_column.desc() if descending else sort_column.asc()]
-    if sort_column is not id_column:
-        order.append(id_column.desc() if descending else id_column.asc())
+        stmt = stmt.where(_after(key, descending, id_column, after_key, after_uuid))
+    order: list[Any] = []
+    if key is not None:
+        expression = key.expression.desc() if descending else key.expression.asc()
+        order.append(expression.nulls_last() if key.nullable else expression)
+    order.append(id_column.desc() if descending else id_column.asc())
     rows = list((await session.scalars(stmt.order_by(*order).limit(limit + 1))).all())
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(
-            [_plain(getattr(last, sort_column.key)), str(getattr(last, id_column.key))]
-        )
+        value = None if key is None else key.value_of(last)
+        next_cursor = encode_cursor([value, str(getattr(last, id_column.key))])
     return Page(items=[to_item(row) for row in rows], next_cursor=next_cursor)
 
 
-def _sort_column(
-    sort: str | None,
+def _after(
+    key: SortKey | None,
+    descending: bool,
     id_column: InstrumentedAttribute[uuid.UUID],
+    after_key: Any,
+    after_id: uuid.UUID,
+) -> ColumnElement[bool]:
+    """The rows after the cursor's (value, id) in the page order: values then ids, rows
+    without a value last."""
+    later_id = id_column < after_id if descending else id_column > after_id
+    if key is None:
+        return later_id
+    value = key.expression
+    if after_key is None:  # the cursor is among the rows without a value
+        return and_(value.is_(None), later_id)
+    beyond = or_(value < after_key if descending else value > after_key, and_(value == after_key, later_id))
+    return or_(beyond, value.is_(None)) if key.nullable else beyond
+
+
+def _column_key(column: InstrumentedAttribute[Any]) -> SortKey:
+    nullable = bool(getattr(column.expression, "nullable", True))
+    return SortKey(
+        expression=cast(ColumnElement[Any], column),
+        value_of=lambda row: _plain(getattr(row, column.key)),
+        from_cursor=lambda value: _coerce(column, value),
+        nullable=nullable,
+    )
+
+
+def _sort_key(
+    sort: str | None,
     sortable: Mapping[str, InstrumentedAttribute[Any]],
-) -> tuple[InstrumentedAttribute[Any], bool]:
+    sort_keys: SortKeys | None,
+) -> tuple[SortKey | None, bool]:
     if not sort:
-        return id_column, False
+        return None, False
     descending = sort.startswith("-")
     name = sort.lstrip("-")
     if name == "id":
-        return id_column, descending
-    if name not in sortable:
+        return None, descending
+    if name in sortable:
+        return _column_key(sortable[name]), descending
+    key = sort_keys(name) if sort_keys is not None else None
+    if key is None:
         allowed = ", ".join(sorted({"id", *sortable}))
+        more = " (or a custom field: cf.<key>)" if sort_keys is not None else ""
         raise Invalid(
-            f"Cannot sort by {name!r}; choose one of: {allowed}.", field="sort", code="invalid_sort"
+            f"Cannot sort by {name!r}; choose one of: {allowed}{more}.", field="sort", code="invalid_sort"
         )
-    return sortable[name], descending
+    return key, descending
 
 
 def _plain(value: Any) -> Any:

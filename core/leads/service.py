@@ -23,7 +23,7 @@ from core.customers.access import check_email, normalized_phone
 from core.customers.schemas import ContactCreate, CustomerCreate
 from core.customfields.query import filter_clauses
 from core.customfields.schemas import FieldView
-from core.customfields.service import definitions_for
+from core.customfields.service import custom_sort_keys, definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.clock import utcnow
@@ -270,7 +270,13 @@ async def list_leads(
     """Leads within the caller's scope, filtered, sorted and paged."""
     stmt = await leads_query(session, principal, f)
     return await paginate(
-        session, stmt, Lead.id, page, lambda lead: lead_view(lead, principal), sortable=SORTABLE
+        session,
+        stmt,
+        Lead.id,
+        page,
+        lambda lead: lead_view(lead, principal),
+        sortable=SORTABLE,
+        sort_keys=await custom_sort_keys(session, ENTITY, Lead.custom_fields, page),
     )
 
 

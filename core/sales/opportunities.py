@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.customers import permissions as customer_permissions
 from core.customers.access import active_membership, contact_customer_in_scope, customer_in_scope
 from core.customfields.query import filter_clauses
-from core.customfields.service import definitions_for
+from core.customfields.service import custom_sort_keys, definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
 from core.kernel.clock import utcnow
@@ -321,6 +321,7 @@ async def list_opportunities(
         page,
         lambda o: opportunity_view(o, stages[o.stage_id], now),
         sortable=SORTABLE,
+        sort_keys=await custom_sort_keys(session, ENTITY, Opportunity.custom_fields, page),
     )
 
 

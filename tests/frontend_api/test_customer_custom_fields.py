@@ -111,3 +111,76 @@ def test_a_fields_type_is_frozen_once_a_customer_holds_a_value(
     refused = client.patch(url, headers=owner["headers"], json={"type": "text"})
     assert refused.status_code == 409
     assert refused.json()["code"] == "type_change_refused"
+
+
+def _all_pages(client: TestClient[Any], url: str, headers: dict[str, str], **params: Any) -> list[str]:
+    names: list[str] = []
+    cursor = None
+    while True:
+        response = client.get(url, headers=headers, params={**params, "limit": 2, "cursor": cursor or ""})
+        assert response.status_code == 200, response.text
+        names += [item["name"] for item in response.json()["items"]]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return names
+
+
+def test_the_list_sorts_on_a_custom_field_across_pages_with_empty_values_last(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    budgets = {"Alpha": 30, "Beta": 5.5, "Gamma": None, "Delta": 120, "Epsilon": 30, "Zeta": None}
+    for name, budget in budgets.items():
+        custom = {"region": "north"} if budget is None else {"region": "north", "budget": budget}
+        assert _create(client, owner, name, custom).status_code == 201
+    h = owner["headers"]
+    # Ties (two budgets of 30) keep creation order; customers without a budget come last.
+    assert _all_pages(client, API, h, sort="cf.budget") == [
+        "Beta",
+        "Alpha",
+        "Epsilon",
+        "Delta",
+        "Gamma",
+        "Zeta",
+    ]
+    assert _all_pages(client, API, h, sort="-cf.budget") == [
+        "Delta",
+        "Epsilon",
+        "Alpha",
+        "Beta",
+        "Zeta",
+        "Gamma",
+    ]
+    # Text values sort too; a multi-select or an unknown field is a problem naming `sort`.
+    assert _all_pages(client, API, h, sort="cf.region")[0] == "Alpha"
+    unknown = client.get(API, headers=h, params={"sort": "cf.nothing"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "sort"
+
+
+def test_activities_sorted_by_due_date_page_through_every_one(
+    client: TestClient[Any], owner: dict[str, Any]
+) -> None:
+    """A nullable column (a note has no due date) sorts with its empty values last instead of
+    losing them between pages."""
+    h = owner["headers"]
+    customer = _create(client, owner, "Globex", {"region": "north"}).json()
+    subjects = []
+    for n, due in enumerate(
+        ("2031-01-03T09:00:00Z", None, "2031-01-01T09:00:00Z", None, "2031-01-02T09:00:00Z")
+    ):
+        body: dict[str, Any] = {"subject_type": "customer", "subject_id": customer["id"], "subject": f"s{n}"}
+        body |= {"kind": "task", "due_at": due} if due else {"kind": "note"}
+        response = client.post("/api/v1/activities", headers=h, json=body)
+        assert response.status_code == 201, response.text
+        subjects.append(f"s{n}")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = client.get(
+            "/api/v1/activities", headers=h, params={"sort": "due_at", "limit": 2, "cursor": cursor or ""}
+        ).json()
+        seen += [item["subject"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["s2", "s4", "s0", "s1", "s3"]
