@@ -51,6 +51,7 @@ from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound, one_of
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.search import contains, starts_with
 from core.security.principal import Principal
 from core.security.scope import owner_filter
 from core.security.teams import ensure_team_exists
@@ -159,9 +160,9 @@ async def create_customer(
 
 def _filtered(session: AsyncSession, stmt: Select[Any], f: CustomerFilter) -> Select[Any]:
     if f.q:
-        stmt = stmt.where(Customer.name.ilike(f"%{_escape(f.q)}%", escape="\\"))
+        stmt = stmt.where(contains(Customer.name, f.q))
     if f.name_prefix:
-        stmt = stmt.where(Customer.name.ilike(f"{_escape(f.name_prefix)}%", escape="\\"))
+        stmt = stmt.where(starts_with(Customer.name, f.name_prefix))
     if f.tag:
         stmt = stmt.where(has_tag(session, f.tag))
     if f.owner_id:
@@ -177,10 +178,6 @@ def _filtered(session: AsyncSession, stmt: Select[Any], f: CustomerFilter) -> Se
     if f.last_contacted_to:
         stmt = stmt.where(Customer.last_contacted_at < f.last_contacted_to)
     return stmt
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def customers_query(session: AsyncSession, principal: Principal, f: CustomerFilter) -> Select[Any]:

@@ -30,6 +30,7 @@ from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.search import contains
 from core.leads.assignment import choose_owner
 from core.leads.events import LeadAssigned, LeadConverted, LeadCreated, LeadStatusChanged
 from core.leads.models import Lead, LeadStatus
@@ -220,18 +221,11 @@ async def create_lead(session: AsyncSession, principal: Principal, data: LeadCre
     return lead_view(lead, principal)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 async def _filtered(
     session: AsyncSession, principal: Principal, stmt: Select[Any], f: LeadFilter
 ) -> Select[Any]:
     if f.q:
-        pattern = f"%{_escape(f.q)}%"
-        stmt = stmt.where(
-            or_(Lead.name.ilike(pattern, escape="\\"), Lead.company.ilike(pattern, escape="\\"))
-        )
+        stmt = stmt.where(or_(contains(Lead.name, f.q), contains(Lead.company, f.q)))
     for column, value in ((Lead.status, f.status), (Lead.source, f.source), (Lead.region, f.region)):
         if value:
             stmt = stmt.where(column == value)
