@@ -18,6 +18,7 @@ __all__ = ["MASK", "decode", "merge", "public", "secret_fields", "store", "valid
 #: What a secret that is set looks like in every answer.
 MASK = "********"
 _AT = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAMED = re.compile(r"(?:missing required|unknown) field `(?P<name>[^`]+)`")
 
 
 def secret_fields(config_type: type[msgspec.Struct] | None) -> frozenset[str]:
@@ -49,6 +50,9 @@ def validate(info: PluginInfo, raw: dict[str, Any]) -> msgspec.Struct | None:
         message = str(exc)
         match = _AT.search(message)
         where = match.group("path").lstrip(".") if match else ""
+        named = _NAMED.search(message)
+        if named:
+            where = f"{where}.{named.group('name')}" if where else named.group("name")
         reason = _AT.sub("", message)
         field = f"config.{where}" if where else "config"
         raise Invalid(reason, field=field, code="invalid_config") from exc

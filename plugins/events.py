@@ -69,7 +69,7 @@ async def audience_filter(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> 
             PluginSubscription.tenant_ref.in_(tenant_ids)
         )
     )
-    return {(tenant, plugin) for tenant, plugin in rows.tuples()}
+    return {(tenant, plugin) for tenant, plugin in rows}
 
 
 def _deliver_to(host: PluginHost, plugin: str) -> Any:
@@ -126,7 +126,7 @@ async def _tell_admins(
         .add_columns(Role.grants)
     )
     told: set[uuid.UUID] = set()
-    for user, grants in admins.tuples():
+    for user, grants in admins:
         if MANAGE_PERMISSION not in (grants or {}) or user.id in told:
             continue
         told.add(user.id)
