@@ -104,7 +104,7 @@ def _view(info: PluginInfo, row: TenantPlugin | None, refusal: str | None) -> Pl
 def _info(host: PluginHost, name: str) -> PluginInfo:
     info = host.info(name)
     if info is None:
-        raise NotFound(f"No plugin {name!r} is installed.", code="plugin_not_found")
+        raise NotFound("No plugin of that name is installed here.", code="plugin_not_found")
     return info
 
 
