@@ -144,21 +144,24 @@ def send_email(ctx: HookContext, message: EmailMessage) -> bool | None:
 @hookspec(firstresult=True)
 def send_sms(ctx: HookContext, message: SmsMessage) -> SmsResult | None:
     """Send a templated text message. Return the gateway's result once accepted, ``None``
-    to pass. Huike itself sends no SMS: with no provider, callers fall back to email."""
+    to pass. Huike itself sends no SMS, so with no provider there is no text message.
+    Not called by the core yet: task reminders will use it once the ``sms`` plugin ships."""
     raise NotImplementedError
 
 
 @hookspec(firstresult=True)
 def notify_chat(ctx: HookContext, message: ChatMessage) -> bool | None:
     """Post a notification to the tenant's team chat. Return ``True`` once posted, ``None``
-    to pass. With no provider the notification is not sent (the in-app record remains)."""
+    to pass. With no provider nothing is posted. Not called by the core yet: the
+    ``wecom`` and ``dingtalk`` plugins will provide it."""
     raise NotImplementedError
 
 
 @hookspec(firstresult=True)
 def calculate_tax(ctx: HookContext, lines: list[TaxLine]) -> TaxQuote | None:
-    """Quote the tax of ``lines``. Return a quote (one amount per line), or ``None`` to pass;
-    Huike's default applies the tenant's single tax rate."""
+    """Quote the tax of ``lines``. Return a quote (one amount per line), or ``None`` to pass.
+    Not called by the core yet: orders and invoices (a later module) will call it, with
+    their own default when no plugin answers."""
     raise NotImplementedError
 
 
