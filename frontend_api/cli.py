@@ -394,3 +394,29 @@ def keys_shred(tenant_ref: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.group()
+def plugin() -> None:
+    """Write plugins (see docs/plugins/)."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--directory", default=".", show_default=True, type=click.Path(file_okay=False))
+def plugin_new(name: str, directory: str) -> None:
+    """Scaffold an installable plugin package NAME with a hook, a route, a migration, a
+    configuration schema and a passing test."""
+    from pathlib import Path
+
+    from plugins.scaffold import scaffold
+
+    try:
+        root = scaffold(name, Path(directory))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Created {root}.\n"
+        f"  cd {root} && pip install -e . && pytest   # its tests, in Huike's environment\n"
+        "Restart Huike to load it; see docs/plugins/README.md."
+    )

@@ -86,6 +86,8 @@ class PluginHost:
     def add(self, plugin: object, *, blocked: Sequence[str] = ()) -> PluginInfo | None:
         """Register one plugin object (a module or an instance with hook implementations)."""
         label = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if any(known is plugin for known in self._objects.values()):
+            return None  # listed and also installed: the same module, loaded once
         try:
             self.pm.register(plugin, name=f"loading:{id(plugin)}")
         except (pluggy.PluginValidationError, ValueError) as exc:
