@@ -3,4 +3,6 @@ until a tenant's admin enables it."""
 
 from __future__ import annotations
 
-FIRST_PARTY: list[object] = []
+from plugins.smtp import plugin as smtp
+
+FIRST_PARTY: list[object] = [smtp]
