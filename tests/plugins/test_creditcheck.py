@@ -4,6 +4,7 @@ enabled it, and none of them affects another tenant."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
 from frontend_api.app import create_app
+from frontend_api.services import build_services
 from tests.frontend_api.test_customers import _raw
 from tests.helpers import add_member, signup
 
@@ -161,3 +163,30 @@ def test_new_customers_get_a_credit_check_request_in_the_enabling_tenant_only(
     _customer(client, acme["headers"], "Hooli")
     _drain(client)
     assert _raw(settings, "SELECT count(*) FROM creditcheck_requests")[0][0] == 1
+
+
+def test_the_plugins_routes_are_in_the_openapi_schema(client: TestClient[Any]) -> None:
+    paths = client.get("/schema/openapi.json").json()["paths"]
+    assert "/api/v1/plugins/creditcheck/requests" in paths
+    assert paths["/api/v1/plugins/creditcheck/requests"]["get"]["security"] == [{"BearerToken": []}]
+    assert "/api/v1/tenant/plugins/{name}/enable" in paths
+
+
+def test_a_plan_that_excludes_the_plugin_refuses_to_enable_it_and_names_the_plan(settings: Settings) -> None:
+    class StarterPlan:
+        async def refusal(self, session: Any, tenant_id: Any, plugin: str) -> str | None:
+            return "The Pro plan lets you enable Credit check." if plugin == "creditcheck" else None
+
+    services = build_services(settings)
+    services.plugin_policy = StarterPlan()
+    with TestClient(create_app(settings, services), raise_server_exceptions=False) as client:
+        owner = signup(client)
+        listed = client.get(f"{PLUGINS}/creditcheck", headers=owner["headers"]).json()
+        assert listed["plan_refusal"] == "The Pro plan lets you enable Credit check."
+        refused = _enable(client, owner["headers"])
+        assert refused.status_code == 403, refused.text
+        assert (refused.json()["code"], refused.json()["detail"]) == (
+            "plan_required",
+            "The Pro plan lets you enable Credit check.",
+        )
+    asyncio.run(services.db.dispose())
