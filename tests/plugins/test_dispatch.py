@@ -9,14 +9,21 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.events.schemas import DomainEvent
+from core.jobs.context import JobContext
+from core.jobs.housekeeping import NoPayload
+from core.jobs.registry import Periodic, job
+from core.jobs.service import enqueue, enqueue_for_each_tenant
 from core.kernel.settings import Settings
+from core.kernel.tenancy import tenant_context
 from core.sales.schemas import OpportunityView
 from frontend_api.app import create_app
 from frontend_api.services import build_services
@@ -230,3 +237,51 @@ def test_a_check_refuses_winning_an_opportunity_and_nothing_changes(
     ).json()
     won = world.post(f"/api/v1/opportunities/{small['id']}/won", headers=acme["headers"], json={})
     assert won.status_code == 200, won.text
+
+
+class Note(msgspec.Struct):
+    text: str
+
+
+def _scheduler(recorder: Recorder) -> object:
+    @job("scheduler.note", Note)
+    async def note(ctx: JobContext, payload: Note) -> None:
+        recorder.seen.setdefault(str(ctx.tenant_id), []).append(payload.text)
+
+    @job("scheduler.sweep", NoPayload, platform=True)
+    async def sweep(ctx: JobContext, payload: NoPayload) -> None:
+        await enqueue_for_each_tenant(ctx.session, note, Note(text="swept"))
+
+    class Scheduler:
+        @hookimpl
+        def plugin_info(self) -> PluginInfo:
+            return PluginInfo(name="scheduler", title="Scheduler")
+
+        @hookimpl
+        def register_jobs(self) -> list[Any]:
+            return [note, Periodic(sweep, every=timedelta(hours=1))]
+
+    return Scheduler()
+
+
+def test_a_plugins_jobs_and_periodic_jobs_join_the_registry_and_run_in_their_tenant(
+    settings: Settings, recorder: Recorder
+) -> None:
+    fast = dataclasses.replace(settings, background_jobs=True)
+    host = PluginHost.load([_scheduler(recorder)], entry_points=False)
+    services = build_services(fast, plugins=host)
+    assert {"scheduler.note", "scheduler.sweep"} <= set(services.jobs.jobs)
+    assert "scheduler.sweep" in services.jobs.periodic
+    app = create_app(fast, services)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        acme = signup(client, "Acme")
+
+        async def sweep_now() -> None:
+            with tenant_context(None):
+                async with services.db.transaction() as session:
+                    await enqueue(session, services.jobs.jobs["scheduler.sweep"], NoPayload())
+            await client.app.state.jobs.drain()
+
+        client.blocking_portal.call(sweep_now)
+        assert recorder.of(acme["tenant_id"]) == ["swept"]
+    asyncio.run(services.db.dispose())
