@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.activities import events as activity_events
 from core.activities import links as activity_links
 from core.activities import permissions as activity_permissions
 from core.activities import reminders as activity_reminders
 from core.activities import timeline as activity_timeline
 from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRegistry
 from core.activities.timeline import TimelineEvent, timeline_handlers
+from core.apps import events as app_events
+from core.apps import permissions as app_permissions
+from core.apps.oauth_store import AppOAuth
+from core.apps.scopes import ScopeCatalogue
+from core.apps.tokens import AppTokenPolicy
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import events as customer_events
 from core.customers import jobs as customer_jobs
 from core.customers import permissions as customer_permissions
 from core.customers.events import (
@@ -28,6 +36,8 @@ from core.customers.links import CustomerLink
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
+from core.events.schemas import DomainEvent
+from core.imports import events as import_events
 from core.imports import jobs as import_jobs
 from core.imports import permissions as import_permissions
 from core.jobs import housekeeping
@@ -35,12 +45,14 @@ from core.jobs.registry import JobRegistry
 from core.kernel.database import Database
 from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
+from core.leads import events as lead_events
 from core.leads import permissions as lead_permissions
 from core.leads import service as lead_service
 from core.leads.events import LeadConverted
 from core.leads.models import Lead
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
+from core.sales import events as sales_events
 from core.sales import links as sales_links
 from core.sales import permissions as sales_permissions
 from core.sales.events import (
@@ -62,6 +74,7 @@ from frontend_api.ratelimit import RateLimiter
 __all__ = [
     "Services",
     "activity_subjects",
+    "app_event_names",
     "build_services",
     "custom_field_entities",
     "customer_links",
@@ -84,6 +97,10 @@ class Services:
     custom_fields: EntityRegistry
     activity_subjects: SubjectRegistry
     customer_links: list[CustomerLink]
+    #: OAuth scopes of apps, the events their webhooks may choose, the OAuth endpoints.
+    scopes: ScopeCatalogue
+    app_events: list[str]
+    oauth: AppOAuth
 
 
 def permission_registry() -> PermissionRegistry:
@@ -97,7 +114,31 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.activities", activity_permissions.PERMISSIONS)
     registry.register("core.leads", lead_permissions.PERMISSIONS)
     registry.register("core.imports", import_permissions.PERMISSIONS)
+    registry.register("core.apps", app_permissions.PERMISSIONS)
     return registry
+
+
+#: The packages whose domain events an app's webhook may choose from (each event also needs
+#: the read scope of its domain, see core/apps/scopes.py). New domains list theirs here.
+_EVENT_MODULES: tuple[ModuleType, ...] = (
+    customer_events,
+    lead_events,
+    sales_events,
+    activity_events,
+    import_events,
+    app_events,
+)
+
+
+def app_event_names() -> list[str]:
+    """Every event name an app's webhook may subscribe to."""
+    names = set()
+    for module in _EVENT_MODULES:
+        for attribute in module.__all__:
+            value = getattr(module, attribute)
+            if isinstance(value, type) and issubclass(value, DomainEvent):
+                names.add(value.name)
+    return sorted(names)
 
 
 def custom_field_entities() -> EntityRegistry:
@@ -205,10 +246,17 @@ def build_services(
             settings.login_max_delay_seconds,
         ),
     )
+    registry = permission_registry()
+    scopes = ScopeCatalogue(registry)
+    oauth_policy = AppTokenPolicy(
+        access_ttl=settings.oauth_access_token_ttl_seconds,
+        refresh_ttl=settings.oauth_refresh_token_ttl_seconds,
+        issuer=settings.public_url,
+    )
     return Services(
         settings=settings,
         db=db,
-        registry=permission_registry(),
+        registry=registry,
         auth=auth,
         signer=signer,
         mailer=build_mailer(settings),
@@ -217,4 +265,7 @@ def build_services(
         custom_fields=custom_field_entities(),
         activity_subjects=activity_subjects(),
         customer_links=customer_links(),
+        scopes=scopes,
+        app_events=app_event_names(),
+        oauth=AppOAuth(db, scopes, oauth_policy),
     )

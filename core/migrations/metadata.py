@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import core.activities.models
+import core.apps.models
 import core.audit.models
 import core.crypto.models
 import core.customers.models
