@@ -36,7 +36,7 @@ async def _views(
     rows = await session.execute(
         select(App, Tenant).join(Tenant, Tenant.id == App.developer_tenant_id).where(App.id.in_(app_ids))
     )
-    apps = {app.id: (app, developer) for app, developer in rows.tuples()}
+    apps: dict[uuid.UUID, tuple[App, Tenant]] = {row[0].id: (row[0], row[1]) for row in rows}
     views = []
     for installation in installations:
         app, developer = apps[installation.app_id]
