@@ -410,7 +410,11 @@ class ClientCredentials(_ScopeCheck, ClientCredentialsGrant):
             raise InvalidRequestError("Missing 'tenant': the id of the business the app is installed in.")
         installation = self.server.context.installation
         client = _client_of(self.request)
-        if installation is None or installation.app_id != client.app.id or installation.uninstalled_at is not None:
+        if (
+            installation is None
+            or installation.app_id != client.app.id
+            or installation.uninstalled_at is not None
+        ):
             raise InvalidGrantError("The app is not installed in that business.")
         refused = sorted(set(split_scopes(self.request.payload.scope)) - set(installation.granted_scopes))
         if refused:

@@ -83,7 +83,9 @@ def test_every_app_route_needs_apps_develop(client: TestClient[Any], settings: S
     for response in (
         client.get(APPS, headers=rep),
         client.get(f"{APPS}/scopes", headers=rep),
-        client.post(APPS, json={"name": "X", "redirect_uris": [REDIRECT], "scopes": ["tenant:read"]}, headers=rep),
+        client.post(
+            APPS, json={"name": "X", "redirect_uris": [REDIRECT], "scopes": ["tenant:read"]}, headers=rep
+        ),
         client.get(f"{APPS}/{app['id']}", headers=rep),
         client.patch(f"{APPS}/{app['id']}", json={"name": "X"}, headers=rep),
         client.post(f"{APPS}/{app['id']}/rotate-secret", headers=rep),
@@ -144,13 +146,17 @@ def test_a_localhost_redirect_and_a_webhook_within_the_scopes_are_accepted(clien
     assert app["webhook_events"] == ["customers.created", "customers.updated"]
 
 
-def test_the_scope_list_names_each_scope_in_two_languages_with_its_permissions(client: TestClient[Any]) -> None:
+def test_the_scope_list_names_each_scope_in_two_languages_with_its_permissions(
+    client: TestClient[Any],
+) -> None:
     dev = signup(client, "Dev Co")
     scopes = {s["name"]: s for s in client.get(f"{APPS}/scopes", headers=dev["headers"]).json()}
     assert scopes["customers:read"]["permissions"] == ["customers.read"]
     assert scopes["customers:write"]["permissions"] == ["customers.create", "customers.update"]
     assert scopes["customers:read"]["label_zh"] and scopes["customers:read"]["label_en"]
-    assert not any(p.startswith(("roles.", "api_keys.", "apps.")) for s in scopes.values() for p in s["permissions"])
+    assert not any(
+        p.startswith(("roles.", "api_keys.", "apps.")) for s in scopes.values() for p in s["permissions"]
+    )
 
 
 def test_changing_an_app_checks_its_version_and_its_fields(client: TestClient[Any]) -> None:
@@ -188,7 +194,10 @@ def test_rotating_the_secret_stops_the_old_one_at_once(client: TestClient[Any]) 
     assert old.status_code == 401
     assert old.json()["error"] == "invalid_client"
     new = token(
-        client, {**app, "client_secret": new_secret}, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+        client,
+        {**app, "client_secret": new_secret},
+        grant_type="refresh_token",
+        refresh_token=tokens["refresh_token"],
     )
     assert new.status_code == 200, new.text
 

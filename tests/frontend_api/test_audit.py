@@ -457,7 +457,9 @@ IMPORTS_UNDO_AUDIT = (
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
 OPPORTUNITIES_AUDIT = "tests/frontend_api/test_opportunities.py::test_opportunity_changes_are_audited"
 POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
-APPS_AUDIT = "tests/frontend_api/test_oauth.py::test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor"
+APPS_AUDIT = (
+    "tests/frontend_api/test_oauth.py::test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor"
+)
 
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",

@@ -46,7 +46,9 @@ def _customer(client: TestClient[Any], who: dict[str, Any], name: str) -> str:
 
 
 def _introspect(client: TestClient[Any], app: dict[str, Any], value: str) -> dict[str, Any]:
-    response = client.post("/oauth/introspect", data={"token": value}, auth=(app["client_id"], app["client_secret"]))
+    response = client.post(
+        "/oauth/introspect", data={"token": value}, auth=(app["client_id"], app["client_secret"])
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -99,7 +101,12 @@ def test_the_code_flow_with_pkce_gives_tokens_for_the_consenting_business(client
     assert params["state"] == "xyz-state"
 
     response = token(
-        client, app, grant_type="authorization_code", code=params["code"], redirect_uri=REDIRECT, code_verifier=verifier
+        client,
+        app,
+        grant_type="authorization_code",
+        code=params["code"],
+        redirect_uri=REDIRECT,
+        code_verifier=verifier,
     )
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -128,7 +135,9 @@ def test_an_app_token_never_does_more_than_its_scopes(client: TestClient[Any]) -
     headers = bearer(tokens["access_token"])
     assert client.get(CUSTOMERS, headers=headers).status_code == 200
 
-    created = client.post(CUSTOMERS, json={"kind": "company", "name": "X", "owner_id": _me(client, a)}, headers=headers)
+    created = client.post(
+        CUSTOMERS, json={"kind": "company", "name": "X", "owner_id": _me(client, a)}, headers=headers
+    )
     assert created.status_code == 403, created.text
     assert created.json()["code"] == "insufficient_scope"
     assert "customers:write" in created.json()["detail"]
@@ -136,7 +145,9 @@ def test_an_app_token_never_does_more_than_its_scopes(client: TestClient[Any]) -
     for response in (
         client.get("/api/v1/members", headers=headers),
         client.get("/api/v1/roles", headers=headers),
-        client.post("/api/v1/api-keys", json={"name": "k", "grants": {"customers.read": "all"}}, headers=headers),
+        client.post(
+            "/api/v1/api-keys", json={"name": "k", "grants": {"customers.read": "all"}}, headers=headers
+        ),
         client.get("/api/v1/app-installations", headers=headers),
     ):
         assert response.status_code == 403, response.text
@@ -226,20 +237,28 @@ def test_refresh_rotates_and_a_reused_refresh_token_revokes_its_family(client: T
     second = rotated.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert second["scope"] == first["scope"]
-    narrower = token(client, app, grant_type="refresh_token", refresh_token=second["refresh_token"], scope="customers:read")
+    narrower = token(
+        client, app, grant_type="refresh_token", refresh_token=second["refresh_token"], scope="customers:read"
+    )
     assert narrower.status_code == 200, narrower.text
     third = narrower.json()
     assert third["scope"] == "customers:read"
-    assert client.post(CUSTOMERS, json={"kind": "company", "name": "X"}, headers=bearer(third["access_token"])).json()[
-        "code"
-    ] == "insufficient_scope"
+    assert (
+        client.post(
+            CUSTOMERS, json={"kind": "company", "name": "X"}, headers=bearer(third["access_token"])
+        ).json()["code"]
+        == "insufficient_scope"
+    )
 
     reused = token(client, app, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
     for tokens in (first, second, third):
         assert client.get(CUSTOMERS, headers=bearer(tokens["access_token"])).status_code == 401
-    assert token(client, app, grant_type="refresh_token", refresh_token=third["refresh_token"]).status_code == 400
+    assert (
+        token(client, app, grant_type="refresh_token", refresh_token=third["refresh_token"]).status_code
+        == 400
+    )
     # Another consent's tokens are another family.
     assert client.get(CUSTOMERS, headers=bearer(unrelated["access_token"])).status_code == 200
 
@@ -250,7 +269,11 @@ def test_a_refresh_cannot_widen_the_scopes(client: TestClient[Any]) -> None:
     a = signup(client, "Tenant A")
     tokens = install(client, a["headers"], app, scopes=["customers:read"])
     response = token(
-        client, app, grant_type="refresh_token", refresh_token=tokens["refresh_token"], scope="customers:write"
+        client,
+        app,
+        grant_type="refresh_token",
+        refresh_token=tokens["refresh_token"],
+        scope="customers:write",
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_scope"
@@ -327,7 +350,9 @@ def test_client_credentials_are_bound_to_one_installing_business(client: TestCli
         refused = token(client, app, grant_type="client_credentials", tenant=tenant)
         assert refused.status_code == 400
         assert refused.json()["error"] == "invalid_grant"
-    wider = token(client, app, grant_type="client_credentials", tenant=a["tenant_id"], scope="customers:write")
+    wider = token(
+        client, app, grant_type="client_credentials", tenant=a["tenant_id"], scope="customers:write"
+    )
     assert wider.status_code == 400
     assert wider.json()["error"] == "invalid_scope"
 
@@ -352,11 +377,16 @@ def test_a_public_client_uses_pkce_alone_and_gets_no_client_credentials(client: 
     tokens = exchanged.json()
     refreshed = client.post(
         "/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": app["client_id"]},
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": app["client_id"],
+        },
     )
     assert refreshed.status_code == 200, refreshed.text
     machine = client.post(
-        "/oauth/token", data={"grant_type": "client_credentials", "client_id": app["client_id"], "tenant": a["tenant_id"]}
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": app["client_id"], "tenant": a["tenant_id"]},
     )
     # Client credentials are for confidential clients only (RFC 6749 §4.4): it cannot authenticate.
     assert machine.status_code == 401
@@ -378,8 +408,13 @@ def test_unknown_or_unregistered_scopes_are_invalid_scope(client: TestClient[Any
     app = register_app(client, dev["headers"], scopes=["customers:read"])
     a = signup(client, "Tenant A")
     _, challenge = pkce()
-    for scope, named in (("customers:read customers:explode", "Unknown scope"), ("leads:read", "did not register")):
-        response = client.get("/oauth/authorize", params=authorize_params(app, challenge, scope=scope), headers=a["headers"])
+    for scope, named in (
+        ("customers:read customers:explode", "Unknown scope"),
+        ("leads:read", "did not register"),
+    ):
+        response = client.get(
+            "/oauth/authorize", params=authorize_params(app, challenge, scope=scope), headers=a["headers"]
+        )
         assert response.status_code == 400, response.text
         assert response.json()["error"] == "invalid_scope"
         assert named in response.json()["error_description"]
@@ -411,13 +446,17 @@ def test_a_bad_client_or_redirect_uri_is_never_sent_back_to_the_app(client: Test
             assert response.json()["error"] == error
             assert "redirect_to" not in response.json()
     unsupported = client.get(
-        "/oauth/authorize", params=authorize_params(app, challenge, response_type="token"), headers=a["headers"]
+        "/oauth/authorize",
+        params=authorize_params(app, challenge, response_type="token"),
+        headers=a["headers"],
     )
     assert unsupported.json()["error"] == "unsupported_response_type"
     assert client.get("/api/v1/app-installations", headers=a["headers"]).json()["items"] == []
 
 
-def test_denying_sends_the_browser_back_with_access_denied_and_installs_nothing(client: TestClient[Any]) -> None:
+def test_denying_sends_the_browser_back_with_access_denied_and_installs_nothing(
+    client: TestClient[Any],
+) -> None:
     dev = signup(client, "Dev Co")
     app = register_app(client, dev["headers"])
     a = signup(client, "Tenant A")
@@ -454,7 +493,9 @@ def test_the_admin_may_grant_fewer_scopes_but_never_others_nor_more_than_they_ho
         headers=a["headers"],
     ).json()
     installer = add_member(client, settings, a["tenant_id"], "viewer")
-    client.patch(f"/api/v1/members/{installer['member_id']}", json={"roles": [role["id"]]}, headers=a["headers"])
+    client.patch(
+        f"/api/v1/members/{installer['member_id']}", json={"roles": [role["id"]]}, headers=a["headers"]
+    )
     refused = decide(client, installer["headers"], params)
     assert refused.status_code == 403, refused.text
     assert refused.json()["code"] == "grant_exceeds_own"
@@ -464,7 +505,9 @@ def test_the_admin_may_grant_fewer_scopes_but_never_others_nor_more_than_they_ho
     assert tokens["scope"] == "customers:read"
 
 
-def test_only_a_person_with_apps_install_sees_or_answers_the_consent(client: TestClient[Any], settings: Settings) -> None:
+def test_only_a_person_with_apps_install_sees_or_answers_the_consent(
+    client: TestClient[Any], settings: Settings
+) -> None:
     dev = signup(client, "Dev Co")
     app = register_app(client, dev["headers"])
     a = signup(client, "Tenant A")
@@ -494,19 +537,28 @@ def test_narrowing_an_installation_narrows_its_existing_tokens(client: TestClien
     owner = {"kind": "company", "name": "X", "owner_id": _me(client, a)}
     assert client.post(CUSTOMERS, json=owner, headers=bearer(tokens["access_token"])).status_code == 201
     _, challenge = pkce()
-    consent = client.get("/oauth/authorize", params=authorize_params(app, challenge), headers=a["headers"]).json()
+    consent = client.get(
+        "/oauth/authorize", params=authorize_params(app, challenge), headers=a["headers"]
+    ).json()
     assert consent["installed"] is True
     assert consent["granted_scopes"] == ["customers:read", "customers:write"]
-    assert decide(client, a["headers"], authorize_params(app, challenge), scopes=["customers:read"]).status_code == 200
+    assert (
+        decide(client, a["headers"], authorize_params(app, challenge), scopes=["customers:read"]).status_code
+        == 200
+    )
     refused = client.post(CUSTOMERS, json=owner, headers=bearer(tokens["access_token"]))
     assert refused.status_code == 403
     assert _introspect(client, app, tokens["access_token"])["scope"] == "customers:read"
     # The developer dropping a scope drops it everywhere too.
     client.patch(f"/api/v1/apps/{app['id']}", json={"scopes": ["customers:write"]}, headers=dev["headers"])
-    assert client.get(CUSTOMERS, headers=bearer(tokens["access_token"])).json()["code"] == "insufficient_scope"
+    assert (
+        client.get(CUSTOMERS, headers=bearer(tokens["access_token"])).json()["code"] == "insufficient_scope"
+    )
 
 
-def test_introspection_tells_the_app_about_its_own_tokens_only(client: TestClient[Any], settings: Settings) -> None:
+def test_introspection_tells_the_app_about_its_own_tokens_only(
+    client: TestClient[Any], settings: Settings
+) -> None:
     dev = signup(client, "Dev Co")
     app, other_app = register_app(client, dev["headers"]), register_app(client, dev["headers"], name="Other")
     a = signup(client, "Tenant A")
@@ -549,7 +601,10 @@ def test_revoking_an_access_token_or_a_refresh_token_and_its_family(client: Test
 
     assert client.post("/oauth/revoke", data={"token": first["access_token"]}, auth=auth).status_code == 200
     assert client.get(CUSTOMERS, headers=bearer(first["access_token"])).status_code == 401
-    assert token(client, app, grant_type="refresh_token", refresh_token=first["refresh_token"]).status_code == 200
+    assert (
+        token(client, app, grant_type="refresh_token", refresh_token=first["refresh_token"]).status_code
+        == 200
+    )
 
     foreign = client.post(
         "/oauth/revoke",
@@ -561,11 +616,16 @@ def test_revoking_an_access_token_or_a_refresh_token_and_its_family(client: Test
     assert client.get(CUSTOMERS, headers=bearer(second["access_token"])).status_code == 200
 
     revoked = client.post(
-        "/oauth/revoke", data={"token": second["refresh_token"], "token_type_hint": "refresh_token"}, auth=auth
+        "/oauth/revoke",
+        data={"token": second["refresh_token"], "token_type_hint": "refresh_token"},
+        auth=auth,
     )
     assert revoked.status_code == 200
     assert client.get(CUSTOMERS, headers=bearer(second["access_token"])).status_code == 401
-    assert token(client, app, grant_type="refresh_token", refresh_token=second["refresh_token"]).status_code == 400
+    assert (
+        token(client, app, grant_type="refresh_token", refresh_token=second["refresh_token"]).status_code
+        == 400
+    )
     # Unknown tokens are answered 200 (RFC 7009 §2.2); bad requests are not.
     assert client.post("/oauth/revoke", data={"token": "whatever"}, auth=auth).status_code == 200
     assert client.post("/oauth/revoke", data={}, auth=auth).json()["error"] == "invalid_request"
@@ -576,7 +636,9 @@ def test_revoking_an_access_token_or_a_refresh_token_and_its_family(client: Test
 def test_token_endpoint_errors_are_rfc_6749_json(client: TestClient[Any]) -> None:
     dev = signup(client, "Dev Co")
     app = register_app(client, dev["headers"])
-    wrong_secret = token(client, {**app, "client_secret": "hkcs_wrong"}, grant_type="client_credentials", tenant="x")
+    wrong_secret = token(
+        client, {**app, "client_secret": "hkcs_wrong"}, grant_type="client_credentials", tenant="x"
+    )
     assert wrong_secret.status_code == 401
     assert wrong_secret.json()["error"] == "invalid_client"
     assert wrong_secret.headers["www-authenticate"].startswith("Basic")
@@ -623,14 +685,18 @@ def test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor(client: 
     ).json()
     denied = client.get("/api/v1/members", headers=bearer(tokens["access_token"]))
     assert denied.status_code == 403
-    client.post("/oauth/revoke", data={"token": tokens["access_token"]}, auth=(app["client_id"], app["client_secret"]))
+    client.post(
+        "/oauth/revoke", data={"token": tokens["access_token"]}, auth=(app["client_id"], app["client_secret"])
+    )
     client.delete(f"/api/v1/app-installations/{tokens['installation_id']}", headers=a["headers"])
 
     entries = client.get("/api/v1/audit", params={"limit": "200"}, headers=a["headers"]).json()["items"]
     by_app = [e for e in entries if e["actor_type"] == "app"]
     assert {e["actor_id"] for e in by_app} == {app["id"]}
     assert any(e["entity_type"] == "customers" and e["entity_id"] == created["id"] for e in by_app)
-    assert any(e["action"] == "permission.denied" and e["changes"]["code"] == "insufficient_scope" for e in by_app)
+    assert any(
+        e["action"] == "permission.denied" and e["changes"]["code"] == "insufficient_scope" for e in by_app
+    )
     assert any(e["action"] == "app.token_revoked" for e in by_app)
     me = _me(client, a)
     authorized = [e for e in entries if e["action"] == "app.authorized"]
@@ -643,7 +709,9 @@ def test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor(client: 
             assert secret not in str(entry)
     client.patch(f"/api/v1/apps/{app['id']}", json={"name": "Sync Pro 2"}, headers=dev["headers"])
     rotated = client.post(f"/api/v1/apps/{app['id']}/rotate-secret", headers=dev["headers"]).json()
-    developer_log = client.get("/api/v1/audit", params={"limit": "200"}, headers=dev["headers"]).json()["items"]
+    developer_log = client.get("/api/v1/audit", params={"limit": "200"}, headers=dev["headers"]).json()[
+        "items"
+    ]
     changes = [e for e in developer_log if e["entity_type"] == "apps" and e["entity_id"] == app["id"]]
     assert [e["action"] for e in changes] == ["create", "update", "update"]
     assert changes[0]["changes"]["after"]["client_secret_hash"] == "[redacted]"
