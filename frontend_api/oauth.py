@@ -14,7 +14,7 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
-from core.apps.oauth_server import OAuthRequest
+from core.apps.oauth_models import OAuthRequest
 from core.apps.oauth_store import Answer
 
 __all__ = ["authorization_request", "form_operation", "form_request", "oauth_error", "oauth_response"]

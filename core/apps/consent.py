@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.events import AppInstalled
 from core.apps.models import App, AppAuthorizationCode, AppInstallation
-from core.apps.oauth_server import Consent, HuikeAuthorizationServer, OAuthContext, OAuthRequest
+from core.apps.oauth_context import Consent, OAuthContext
+from core.apps.oauth_models import OAuthRequest
+from core.apps.oauth_server import HuikeAuthorizationServer
 from core.apps.oauth_store import load_clients
 from core.apps.schemas import ConsentDecision, ConsentView, DeveloperView, TenantRef
 from core.apps.scopes import ScopeCatalogue, split_scopes

@@ -19,21 +19,14 @@ introspection (RFC 7662). We supply the models and the storage.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
-    ClientMixin,
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    OAuth2Payload,
-    OAuth2Request,
-    TokenMixin,
 )
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant, ClientCredentialsGrant, RefreshTokenGrant
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -41,242 +34,18 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
-from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppToken, ClientType, TokenKind
-from core.apps.scopes import ScopeCatalogue, join_scopes, split_scopes
-from core.apps.tokens import (
-    ACCESS_PREFIX,
-    CODE_PREFIX,
-    REFRESH_PREFIX,
-    AppTokenPolicy,
-    effective_scopes,
-    mint,
-)
+from core.apps.models import TokenKind
+from core.apps.oauth_context import Issuance, NewCode, NewToken, OAuthContext, Revocation
+from core.apps.oauth_models import AUTHENTICATED, ClientRecord, CodeRecord, OAuthRequest, TokenRecord
+from core.apps.scopes import join_scopes, split_scopes
+from core.apps.tokens import ACCESS_PREFIX, CODE_PREFIX, REFRESH_PREFIX, effective_scopes, mint
 from core.kernel.clock import utcnow
 from core.kernel.ids import new_id
 from core.security.opaque import digest, same_digest
 
-__all__ = [
-    "ClientRecord",
-    "CodeRecord",
-    "Consent",
-    "HuikeAuthorizationServer",
-    "Issuance",
-    "NewCode",
-    "NewToken",
-    "OAuthContext",
-    "OAuthRequest",
-    "Revocation",
-    "TokenRecord",
-]
+__all__ = ["HuikeAuthorizationServer"]
 
-_AUTHENTICATED = ["client_secret_basic", "client_secret_post"]
-_ANY_CLIENT = [*_AUTHENTICATED, "none"]
-_PUBLIC_ENDPOINTS = {"token", "revocation"}  # introspection needs a secret
-
-
-class _Payload(OAuth2Payload):
-    def __init__(self, params: list[tuple[str, str]]) -> None:
-        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
-        for key, value in params:
-            self._datalist[key].append(value)
-        self._data = {key: values[0] for key, values in self._datalist.items()}
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> defaultdict[str, list[str]]:
-        return self._datalist
-
-
-class OAuthRequest(OAuth2Request):
-    """authlib's request, built from plain values the HTTP adapter reads off its framework:
-    the query of an authorization request, the form body of a token request.
-
-    authlib's own constructor refuses a URI that is not https. TLS ends at the load balancer
-    in front of Huike, so the scheme the app sees says nothing about the client's transport:
-    that check belongs to the deployment, and this constructor skips it.
-    """
-
-    def __init__(
-        self, method: str, uri: str, headers: Mapping[str, str], params: list[tuple[str, str]]
-    ) -> None:
-        self.method = method
-        self.uri = uri
-        self.headers = headers
-        self._body = None
-        self.payload = _Payload(params)
-        self.client: ClientRecord | None = None
-        self.auth_method: str | None = None
-        self.user: Any = None
-        self.authorization_code: CodeRecord | None = None
-        self.refresh_token: TokenRecord | None = None
-        self.credential = None
-        self._scope: str | None = None
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self.payload.data
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self.payload.data
-
-
-@dataclass(eq=False)
-class ClientRecord(ClientMixin):
-    app: App
-
-    def get_client_id(self) -> str:
-        return self.app.client_id
-
-    def get_default_redirect_uri(self) -> None:
-        return None  # the redirect URI is always named and matched exactly
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        return scope if scope else join_scopes(self.app.scopes)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.app.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        stored = self.app.client_secret_hash
-        return stored is not None and same_digest(stored, digest(client_secret))
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if self.app.client_type == ClientType.PUBLIC:
-            return method == "none" and endpoint in _PUBLIC_ENDPOINTS
-        return method in _AUTHENTICATED
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        if grant_type == "client_credentials":
-            return self.app.client_type == ClientType.CONFIDENTIAL
-        return grant_type in ("authorization_code", "refresh_token")
-
-
-@dataclass(eq=False)
-class CodeRecord:
-    row: AppAuthorizationCode
-    installation: AppInstallation
-
-    def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
-
-    def get_scope(self) -> str:
-        return join_scopes(self.row.scopes)
-
-    @property
-    def code_challenge(self) -> str:
-        return self.row.code_challenge
-
-    @property
-    def code_challenge_method(self) -> str:
-        return self.row.code_challenge_method
-
-
-@dataclass(eq=False)
-class TokenRecord(TokenMixin):
-    row: AppToken
-    installation: AppInstallation
-    app: App
-
-    def check_client(self, client: ClientRecord) -> bool:
-        return self.row.app_id == client.app.id
-
-    def get_scope(self) -> str:
-        return join_scopes(effective_scopes(self.row.scopes, self.installation, self.app))
-
-    def get_expires_in(self) -> int:
-        return max(0, int((self.row.expires_at - self.row.created_at).total_seconds()))
-
-    def is_expired(self) -> bool:
-        return self.row.expires_at <= utcnow()
-
-    def is_revoked(self) -> bool:
-        spent = self.row.kind == TokenKind.REFRESH and self.row.used_at is not None
-        return spent or self.row.revoked_at is not None or self.installation.uninstalled_at is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Consent:
-    """The admin's approval, decided before authlib issues the code."""
-
-    tenant_id: uuid.UUID
-    user_id: uuid.UUID
-    installation_id: uuid.UUID
-    scopes: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class NewCode:
-    id: uuid.UUID
-    code_hash: str
-    redirect_uri: str
-    scopes: list[str]
-    code_challenge: str
-    code_challenge_method: str
-    expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class NewToken:
-    id: uuid.UUID
-    kind: str
-    token_hash: str
-    expires_at: datetime
-
-
-@dataclass
-class Issuance:
-    """Tokens authlib issued, to be written with the spend of what they were issued for."""
-
-    tenant_id: uuid.UUID
-    installation_id: uuid.UUID
-    app_id: uuid.UUID
-    family_id: uuid.UUID
-    grant_type: str
-    scopes: list[str]
-    user_id: uuid.UUID | None
-    tokens: list[NewToken]
-    spends_code: uuid.UUID | None = None
-    spends_refresh: uuid.UUID | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Revocation:
-    tenant_id: uuid.UUID
-    app_id: uuid.UUID
-    token_id: uuid.UUID
-    #: Set for a refresh token: revoking it revokes its family (RFC 7009 §2.1).
-    family_id: uuid.UUID | None
-
-
-@dataclass
-class OAuthContext:
-    """What one OAuth request may need, loaded before authlib runs, and what it decided."""
-
-    catalogue: ScopeCatalogue
-    policy: AppTokenPolicy
-    clients: dict[str, ClientRecord] = field(default_factory=dict)
-    code: CodeRecord | None = None
-    refresh_token: TokenRecord | None = None
-    #: The token a revocation or introspection request names.
-    subject_token: TokenRecord | None = None
-    #: For client credentials: the installation in the business the ``tenant`` parameter names.
-    installation: AppInstallation | None = None
-    consent: Consent | None = None
-    # What authlib decided:
-    grant_installation: AppInstallation | None = None
-    minted: dict[str, NewToken] = field(default_factory=dict)
-    issuance: Issuance | None = None
-    new_code: NewCode | None = None
-    revocations: list[Revocation] = field(default_factory=list)
-    #: Families to revoke whatever the answer: a code or refresh token presented twice.
-    reused_families: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+_ANY_CLIENT = [*AUTHENTICATED, "none"]
 
 
 def _client_of(request: OAuthRequest) -> ClientRecord:
@@ -402,7 +171,7 @@ class ClientCredentials(_ScopeCheck, ClientCredentialsGrant):
     """Tokens for one business the app is installed in, named by the ``tenant`` parameter
     (the tenant id from the installation); never a refresh token (RFC 6749 §4.4.3)."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = _AUTHENTICATED
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTHENTICATED
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -453,7 +222,7 @@ class Revoking(_SubjectToken, RevocationEndpoint):
 
 
 class Introspecting(_SubjectToken, IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = _AUTHENTICATED
+    CLIENT_AUTH_METHODS = AUTHENTICATED
 
     def check_permission(self, token: TokenRecord, client: ClientRecord, request: OAuthRequest) -> bool:
         return token.check_client(client)  # an app introspects its own tokens only

@@ -20,16 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppToken, TokenKind
-from core.apps.oauth_server import (
-    ClientRecord,
-    CodeRecord,
-    HuikeAuthorizationServer,
-    Issuance,
-    OAuthContext,
-    OAuthRequest,
-    Revocation,
-    TokenRecord,
-)
+from core.apps.oauth_context import Issuance, OAuthContext, Revocation
+from core.apps.oauth_models import ClientRecord, CodeRecord, OAuthRequest, TokenRecord
+from core.apps.oauth_server import HuikeAuthorizationServer
 from core.apps.scopes import ScopeCatalogue
 from core.apps.tokens import ACCESS_PREFIX, CODE_PREFIX, REFRESH_PREFIX, AppTokenPolicy, parse, revoke_family
 from core.audit import service as audit

@@ -153,7 +153,8 @@ def test_the_scope_list_names_each_scope_in_two_languages_with_its_permissions(
     scopes = {s["name"]: s for s in client.get(f"{APPS}/scopes", headers=dev["headers"]).json()}
     assert scopes["customers:read"]["permissions"] == ["customers.read"]
     assert scopes["customers:write"]["permissions"] == ["customers.create", "customers.update"]
-    assert scopes["customers:read"]["label_zh"] and scopes["customers:read"]["label_en"]
+    assert scopes["customers:read"]["label_zh"] == "查看客户及其联系人（手机号和证件号打码显示）"
+    assert scopes["customers:read"]["label_en"].startswith("See customers")
     assert not any(
         p.startswith(("roles.", "api_keys.", "apps.")) for s in scopes.values() for p in s["permissions"]
     )
