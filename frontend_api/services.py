@@ -14,6 +14,7 @@ from core.activities import timeline as activity_timeline
 from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRegistry
 from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.apps import events as app_events
+from core.apps import jobs as app_jobs
 from core.apps import permissions as app_permissions
 from core.apps.oauth_store import AppOAuth
 from core.apps.scopes import ScopeCatalogue
@@ -217,6 +218,7 @@ def job_registry() -> JobRegistry:
             *activity_reminders.JOBS,
             *import_jobs.JOBS,
             *customer_jobs.JOBS,
+            *app_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
@@ -226,6 +228,7 @@ def job_registry() -> JobRegistry:
             *identity_jobs.PERIODIC,
             *activity_reminders.PERIODIC,
             *customer_jobs.PERIODIC,
+            *app_jobs.PERIODIC,
         ]
     )
     return registry
