@@ -725,7 +725,8 @@ def test_the_metadata_document_describes_the_server(client: TestClient[Any]) -> 
     response = client.get("/.well-known/oauth-authorization-server")
     assert response.status_code == 200
     body = response.json()
-    assert body["token_endpoint"].endswith("/oauth/token")
+    assert body["authorization_endpoint"] == "http://127.0.0.1:8000/oauth/authorize"
+    assert body["token_endpoint"] == "http://127.0.0.1:8000/oauth/token"
     assert body["code_challenge_methods_supported"] == ["S256"]
     assert "customers:read" in body["scopes_supported"]
     schema = client.get("/schema/openapi.json").json()
