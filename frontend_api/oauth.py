@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from litestar import Request, Response
@@ -57,11 +58,8 @@ def oauth_error(_: Request[Any, Any, Any], error: OAuth2Error) -> Response[Any]:
     redirect URI are valid), ``redirect_to`` is where the front end sends the browser."""
     body: dict[str, Any] = dict(error.get_body())
     if error.redirect_uri:
-        status, _, headers = error()
-        body["redirect_to"] = dict(headers)["Location"]
-        error.redirect_uri = None
-    status, _, headers = error()
-    return oauth_response((status, body, headers))
+        body["redirect_to"] = add_params_to_uri(error.redirect_uri, error.get_body(), error.redirect_fragment)
+    return oauth_response((error.status_code, body, error.get_headers()))
 
 
 def form_operation(fields: dict[str, str], required: list[str]) -> type[Operation]:
