@@ -8,6 +8,8 @@ request transaction, in the admin's tenant.
 
 from __future__ import annotations
 
+import uuid
+
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +36,10 @@ __all__ = ["decide", "describe"]
 _DECISIONS = ("approve", "deny")
 
 
-def _person(principal: Principal) -> None:
+def _person(principal: Principal) -> uuid.UUID:
     if principal.user_id is None:
         raise Forbidden("Only a signed-in person can install an app.", code="not_a_person")
+    return principal.user_id
 
 
 async def _validated(
@@ -122,7 +125,7 @@ async def decide(
         Invalid: the decision names a scope the app did not ask for.
         Forbidden: the admin would grant a permission they do not hold themselves.
     """
-    _person(principal)
+    user_id = _person(principal)
     choice = one_of(decision.decision, _DECISIONS, "decision")
     server, grant = await _validated(session, catalogue, policy, request)
     app: App = grant.request.client.app
@@ -132,39 +135,36 @@ async def decide(
         return _location(denied)
     granted = _granted(split_scopes(grant.request.scope), decision.scopes)
     ensure_may_grant(principal, catalogue.grants(granted), "scopes")
-    installation = await _install(session, app, granted, principal)
+    installation = await _install(session, app, granted, user_id)
     context: OAuthContext = server.context
-    context.consent = Consent(principal.tenant_id, principal.user_id, installation.id, granted)  # type: ignore[arg-type]
-    approved = server.create_authorization_response(request, grant_user=principal.user_id, grant=grant)
-    code = context.new_code
-    if code is not None:
-        session.add(
-            AppAuthorizationCode(
-                id=code.id,
-                installation_id=installation.id,
-                app_id=app.id,
-                code_hash=code.code_hash,
-                redirect_uri=code.redirect_uri,
-                scopes=code.scopes,
-                code_challenge=code.code_challenge,
-                code_challenge_method=code.code_challenge_method,
-                user_id=principal.user_id,
-                expires_at=code.expires_at,
-            )
+    context.consent = Consent(principal.tenant_id, user_id, installation.id, granted)
+    approved = server.create_authorization_response(request, grant_user=user_id, grant=grant)
+    location, code = _location(approved), context.new_code
+    if code is None:
+        raise RuntimeError("authlib redirected a validated approval without issuing a code")
+    session.add(
+        AppAuthorizationCode(
+            id=code.id,
+            installation_id=installation.id,
+            app_id=app.id,
+            code_hash=code.code_hash,
+            redirect_uri=code.redirect_uri,
+            scopes=code.scopes,
+            code_challenge=code.code_challenge,
+            code_challenge_method=code.code_challenge_method,
+            user_id=user_id,
+            expires_at=code.expires_at,
         )
-        await session.flush()
+    )
+    await session.flush()
     await audit.record(
         session,
         "app.authorized",
         entity_type="app_installations",
         entity_id=installation.id,
-        details={
-            "app_id": str(app.id),
-            "scopes": granted,
-            "redirect_uri": code.redirect_uri if code else None,
-        },
+        details={"app_id": str(app.id), "scopes": granted, "redirect_uri": code.redirect_uri},
     )
-    return _location(approved)
+    return location
 
 
 def _location(answer: tuple[int, object, list[tuple[str, str]]]) -> str:
@@ -177,18 +177,18 @@ def _location(answer: tuple[int, object, list[tuple[str, str]]]) -> str:
 
 
 async def _install(
-    session: AsyncSession, app: App, granted: list[str], principal: Principal
+    session: AsyncSession, app: App, granted: list[str], user_id: uuid.UUID
 ) -> AppInstallation:
     """Install the app, or update what an installation grants (reinstall included)."""
     installation = await _installation(session, app)
     if installation is None:
-        installation = AppInstallation(app_id=app.id, granted_scopes=granted, installed_by=principal.user_id)
+        installation = AppInstallation(app_id=app.id, granted_scopes=granted, installed_by=user_id)
         session.add(installation)
     else:
         if installation.uninstalled_at is not None:
             installation.uninstalled_at = None
             installation.installed_at = utcnow()
-            installation.installed_by = principal.user_id  # type: ignore[assignment]
+            installation.installed_by = user_id
         if installation.granted_scopes != granted:
             installation.granted_scopes = granted
     await session.flush()
