@@ -106,7 +106,10 @@ class RateLimiter:
             _item("rate_limit_per_ip", settings.rate_limit_per_ip),
             enabled=settings.rate_limit_enabled,
             tenant_limits=tenant_limits,
-            per_route={"lead_form": _item("rate_limit_lead_form", settings.rate_limit_lead_form)},
+            per_route={
+                "lead_form": _item("rate_limit_lead_form", settings.rate_limit_lead_form),
+                "oauth": _item("rate_limit_oauth", settings.rate_limit_oauth),
+            },
         )
 
     async def _same_for_every_tenant(self, tenant_id: uuid.UUID) -> Limits:

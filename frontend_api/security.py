@@ -7,10 +7,11 @@
 * ``platform=True``: a platform admin.
 
 One app-level guard enforces it; a route that declares none is refused (and a test walks
-every route). The credential is a Bearer access token (a JWT) or an API key
-(``hk_<tenant>_<key>_<secret>``, see :mod:`core.security.api_keys`). The tenant of the
-request comes from the verified credential only, and is put in context here, before any
-session opens.
+every route). The credential is a Bearer access token (a JWT), an API key
+(``hk_<tenant>_<key>_<secret>``, see :mod:`core.security.api_keys`) or an installed app's
+OAuth access token (``hkat_<tenant>_<token>_<secret>``, see :mod:`core.apps.tokens`). The
+tenant of the request comes from the verified credential only, and is put in context here,
+before any session opens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
+from core.apps import tokens as app_tokens
 from core.audit import service as audit
 from core.audit.context import ActorType, AuditContext, current_audit_context, set_audit_context
 from core.kernel.errors import Forbidden, Locked, Unauthorized
@@ -92,7 +94,7 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     if access == AUTHENTICATED and principal.kind != "user":
         await _record_denial(services, connection, access, "not_a_person")
         raise Forbidden(
-            "This route is for a signed-in person; an API key cannot use it.", code="not_a_person"
+            "This route is for a signed-in person; an API key or an app cannot use it.", code="not_a_person"
         )
     if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
         await _record_denial(services, connection, access, "two_factor_setup_required")
@@ -101,6 +103,9 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             code="two_factor_setup_required",
         )
     if access != AUTHENTICATED and not principal.can(access):
+        if principal.kind == "app":
+            await _record_denial(services, connection, access, "insufficient_scope")
+            raise _insufficient_scope(services, access)
         await _record_denial(services, connection, access, "permission_denied")
         raise Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
     if (
@@ -115,9 +120,23 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         )
 
 
+def _insufficient_scope(services: Services, permission: str) -> Forbidden:
+    """An app token lacking the scope: RFC 6750's ``insufficient_scope``, naming the scopes
+    that would do (none, for what no app may do)."""
+    scopes = [s.name for s in services.scopes if permission in s.permissions]
+    hint = f"one of the scopes {', '.join(scopes)}" if scopes else "a permission no app scope grants"
+    return Forbidden(
+        f"This app's token lacks {hint} (needed: {permission!r}).",
+        code="insufficient_scope",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{" ".join(scopes)}"'},
+    )
+
+
 async def _resolve_principal(services: Services, token: str) -> Principal:
     if api_keys.is_api_key(token):
         return await _resolve_api_key(services, token)
+    if app_tokens.is_app_token(token):
+        return await _resolve_app(services, token)
     return await _resolve_member(services, token)
 
 
@@ -140,6 +159,17 @@ async def _resolve_api_key(services: Services, token: str) -> Principal:
         principal = await api_keys.principal_for_api_key(session, token)
         set_audit_context(current_audit_context().with_actor(ActorType.API_KEY, principal.api_key_id))
         await audit.record(session, "api_key.used", entity_type="api_keys", entity_id=principal.api_key_id)
+    return principal
+
+
+async def _resolve_app(services: Services, token: str) -> Principal:
+    parsed = app_tokens.parse(app_tokens.ACCESS_PREFIX, token)
+    if parsed is None:
+        raise Unauthorized("The token is invalid or expired.", code="invalid_token")
+    enter_tenant(parsed[0])
+    async with services.db.transaction() as session:
+        principal = await app_tokens.principal_for_app_token(session, services.scopes, token)
+    set_audit_context(current_audit_context().with_actor(ActorType.APP, principal.app_id))
     return principal
 
 

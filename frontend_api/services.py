@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import core.audit.capture  # noqa: F401  (captures every audited change from the session)
+from core.activities import events as activity_events
 from core.activities import links as activity_links
 from core.activities import permissions as activity_permissions
 from core.activities import reminders as activity_reminders
 from core.activities import timeline as activity_timeline
 from core.activities.subjects import BUILTIN_SUBJECTS, SubjectRegistry
 from core.activities.timeline import TimelineEvent, timeline_handlers
+from core.apps import events as app_events
+from core.apps import jobs as app_jobs
+from core.apps import permissions as app_permissions
+from core.apps.oauth_store import AppOAuth
+from core.apps.scopes import ScopeCatalogue
+from core.apps.tokens import AppTokenPolicy
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
+from core.customers import events as customer_events
 from core.customers import jobs as customer_jobs
 from core.customers import permissions as customer_permissions
 from core.customers.events import (
@@ -29,6 +38,8 @@ from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
 from core.events.catalog import event_types
+from core.events.schemas import DomainEvent
+from core.imports import events as import_events
 from core.imports import jobs as import_jobs
 from core.imports import permissions as import_permissions
 from core.jobs import housekeeping
@@ -36,12 +47,14 @@ from core.jobs.registry import Job, JobRegistry, Periodic
 from core.kernel.database import Database
 from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
+from core.leads import events as lead_events
 from core.leads import permissions as lead_permissions
 from core.leads import service as lead_service
 from core.leads.events import LeadConverted
 from core.leads.models import Lead
 from core.mail import Mailer, build_mailer
 from core.mail import jobs as mail_jobs
+from core.sales import events as sales_events
 from core.sales import links as sales_links
 from core.sales import permissions as sales_permissions
 from core.sales.events import (
@@ -70,6 +83,7 @@ from tenants.plugins import AllowEveryPlugin, PluginPolicy
 __all__ = [
     "Services",
     "activity_subjects",
+    "app_event_names",
     "build_services",
     "custom_field_entities",
     "customer_links",
@@ -100,6 +114,11 @@ class Services:
         """What jobs send with: a tenant's provider plugin first, then ``mailer``."""
         return PluginMailer(self.mailer, self.plugins, self.db)
 
+    #: OAuth scopes of apps, the events their webhooks may choose, the OAuth endpoints.
+    scopes: ScopeCatalogue
+    app_events: list[str]
+    oauth: AppOAuth
+
 
 def load_plugins(settings: Settings) -> PluginHost:
     """The installed plugins: the first-party ones and those of the ``huike.plugins`` entry
@@ -126,7 +145,31 @@ def permission_registry(plugins: PluginHost | None = None) -> PermissionRegistry
     registry.register("plugins", plugin_permissions.PERMISSIONS)
     for name, permissions in (plugins.permissions() if plugins else {}).items():
         registry.register(f"plugin {name}", permissions)
+    registry.register("core.apps", app_permissions.PERMISSIONS)
     return registry
+
+
+#: The packages whose domain events an app's webhook may choose from (each event also needs
+#: the read scope of its domain, see core/apps/scopes.py). New domains list theirs here.
+_EVENT_MODULES: tuple[ModuleType, ...] = (
+    customer_events,
+    lead_events,
+    sales_events,
+    activity_events,
+    import_events,
+    app_events,
+)
+
+
+def app_event_names() -> list[str]:
+    """Every event name an app's webhook may subscribe to."""
+    names = set()
+    for module in _EVENT_MODULES:
+        for attribute in module.__all__:
+            value = getattr(module, attribute)
+            if isinstance(value, type) and issubclass(value, DomainEvent):
+                names.add(value.name)
+    return sorted(names)
 
 
 def custom_field_entities() -> EntityRegistry:
@@ -206,6 +249,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *activity_reminders.JOBS,
             *import_jobs.JOBS,
             *customer_jobs.JOBS,
+            *app_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
@@ -215,6 +259,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *identity_jobs.PERIODIC,
             *activity_reminders.PERIODIC,
             *customer_jobs.PERIODIC,
+            *app_jobs.PERIODIC,
         ]
     )
     if plugins is not None and settings is not None:
@@ -246,10 +291,17 @@ def build_services(
             settings.login_max_delay_seconds,
         ),
     )
+    registry = permission_registry(plugins)
+    scopes = ScopeCatalogue(registry)
+    oauth_policy = AppTokenPolicy(
+        access_ttl=settings.oauth_access_token_ttl_seconds,
+        refresh_ttl=settings.oauth_refresh_token_ttl_seconds,
+        issuer=settings.public_url,
+    )
     return Services(
         settings=settings,
         db=db,
-        registry=permission_registry(plugins),
+        registry=registry,
         auth=auth,
         signer=signer,
         mailer=build_mailer(settings),
@@ -260,4 +312,7 @@ def build_services(
         customer_links=customer_links(),
         plugins=plugins,
         plugin_policy=AllowEveryPlugin(),
+        scopes=scopes,
+        app_events=app_event_names(),
+        oauth=AppOAuth(db, scopes, oauth_policy),
     )

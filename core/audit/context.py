@@ -26,6 +26,8 @@ __all__ = [
 class ActorType:
     USER = "user"
     API_KEY = "api_key"
+    #: An installed app calling with an OAuth access token; the actor id is the app's id.
+    APP = "app"
     PLUGIN = "plugin"
     SYSTEM = "system"
     PLATFORM_ADMIN = "platform_admin"

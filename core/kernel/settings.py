@@ -41,6 +41,13 @@ class Settings:
     secret_key: str = ""
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    #: Lifetime of an app's OAuth access token, and of its refresh token (rotated on use).
+    oauth_access_token_ttl_seconds: int = 3600
+    oauth_refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    #: Where an app sends the admin's browser to consent: the web front end's page, which
+    #: calls ``GET``/``POST /oauth/authorize`` with the admin's token. Empty means
+    #: ``<public_url>/oauth/authorize``.
+    oauth_consent_url: str = ""
     invitation_ttl_seconds: int = 7 * 24 * 3600
     password_reset_ttl_seconds: int = 3600
     password_min_length: int = 10
@@ -100,6 +107,8 @@ class Settings:
     rate_limit_per_ip: str = "300/minute"
     #: Submissions from one client IP to one public lead form (on top of the per-IP limit).
     rate_limit_lead_form: str = "10/minute"
+    #: Requests from one client IP to each OAuth endpoint (token, revoke, introspect).
+    rate_limit_oauth: str = "120/minute"
     log_level: str = "INFO"
     #: Log as JSON lines (``true``) or as plain text.
     log_json: bool = True

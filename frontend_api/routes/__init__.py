@@ -6,6 +6,7 @@ from typing import Any
 
 from frontend_api.routes.activities import ActivityController, TimelineController
 from frontend_api.routes.api_keys import ApiKeyController
+from frontend_api.routes.apps import AppController, AppInstallationController
 from frontend_api.routes.audit import AuditController
 from frontend_api.routes.auth import AuthController
 from frontend_api.routes.custom_fields import CustomFieldController
@@ -22,6 +23,7 @@ from frontend_api.routes.leads import (
 )
 from frontend_api.routes.me import me
 from frontend_api.routes.members import MemberController
+from frontend_api.routes.oauth import OAuthController, authorization_server_metadata
 from frontend_api.routes.opportunities import BoardController, OpportunityController
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
@@ -54,6 +56,10 @@ ROUTES: list[Any] = [
     TeamController,
     PipelineController,
     ApiKeyController,
+    AppController,
+    AppInstallationController,
+    OAuthController,
+    authorization_server_metadata,
     AuditController,
     CustomFieldController,
     CustomerController,

@@ -17,6 +17,7 @@ from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
 from frontend_api.app import create_app
+from tests.app_helpers import install, register_app
 from tests.helpers import add_member, signup
 
 MISSING = "01234567-89ab-7def-8123-456789abcdef"
@@ -62,6 +63,8 @@ def _tenant_a_ids(client: TestClient[Any], settings: Settings) -> tuple[dict[str
             "id"
         ]
     )
+    app = register_app(client, headers)
+    ids |= {app["id"], install(client, headers, app)["installation_id"]}
     deal = {"name": "A deal", "customer_id": customer["id"]}
     ids.add(client.post("/api/v1/opportunities", headers=headers, json=deal).json()["id"])
     for listing in (

@@ -457,6 +457,9 @@ IMPORTS_UNDO_AUDIT = (
 LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_without_personal_data"
 OPPORTUNITIES_AUDIT = "tests/frontend_api/test_opportunities.py::test_opportunity_changes_are_audited"
 POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
+APPS_AUDIT = (
+    "tests/frontend_api/test_oauth.py::test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor"
+)
 
 PLUGIN_AUDIT = "test_plugin_changes_are_audited_without_their_secrets"
 MUTATING_ROUTES = {
@@ -592,6 +595,14 @@ MUTATING_ROUTES = {
     ("put", "/api/v1/customer-pool/rules"): POOL_AUDIT,
     ("post", "/api/v1/customer-pool/{customer_id}/claim"): POOL_AUDIT,
     ("post", "/api/v1/customers/{customer_id}/release"): POOL_AUDIT,
+    ("post", "/api/v1/apps"): APPS_AUDIT,
+    ("patch", "/api/v1/apps/{app_id}"): APPS_AUDIT,
+    ("post", "/api/v1/apps/{app_id}/rotate-secret"): APPS_AUDIT,
+    ("delete", "/api/v1/app-installations/{installation_id}"): APPS_AUDIT,
+    ("post", "/oauth/authorize"): APPS_AUDIT,
+    ("post", "/oauth/revoke"): APPS_AUDIT,
+    ("post", "/oauth/token"): "tokens are technical (opted out); the consent and revocations are the entries",
+    ("post", "/oauth/introspect"): "reads only",
 }
 
 

@@ -18,6 +18,11 @@ PUBLIC = {
     "/api/platform/auth/token",
     # A business's web form posts here; the token in the path names the tenant and the form.
     "/api/v1/public/lead-forms/{token:str}",
+    # OAuth: the app authenticates itself (client secret or PKCE), not with a member's token.
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/.well-known/oauth-authorization-server",
 }
 
 

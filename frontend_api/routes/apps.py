@@ -1,0 +1,117 @@
+"""Apps: registered by a developer tenant (``/api/v1/apps``), installed by other tenants'
+admins through the consent screen (``/oauth/authorize``), listed and uninstalled by them
+(``/api/v1/app-installations``). The thin HTTP adapter over ``core/apps``."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from core.apps import installations, service
+from core.apps.permissions import DEVELOP, INSTALL
+from core.apps.schemas import (
+    AppCreate,
+    AppCreated,
+    AppUpdate,
+    AppView,
+    InstallationView,
+    ScopeView,
+    SecretRotated,
+)
+from core.kernel.pagination import Page
+from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
+from frontend_api.etags import IfMatchDep, etagged
+
+__all__ = ["AppController", "AppInstallationController"]
+
+
+class AppController(Controller):
+    path = "/api/v1/apps"
+    tags = ["apps"]
+
+    @get("/scopes", permission=DEVELOP, summary="The scopes an app can ask for, and their permissions")
+    async def scopes(self, services: ServicesDep) -> list[ScopeView]:
+        return services.scopes.describe(s.name for s in services.scopes)
+
+    @post(
+        "/",
+        permission=DEVELOP,
+        idempotency=False,  # the answer holds the client secret, which is never stored in clear
+        status_code=201,
+        summary="Register an app; the answer holds its client secret, shown this once only",
+    )
+    async def create(
+        self, session: SessionDep, services: ServicesDep, principal: PrincipalDep, data: JSONBody[AppCreate]
+    ) -> AppCreated:
+        return await service.create_app(session, services.scopes, services.app_events, principal, data)
+
+    @get("/", permission=DEVELOP, summary="List the apps this business registered")
+    async def list_apps(self, session: SessionDep, page: PageDep) -> Page[AppView]:
+        return await service.list_apps(session, page)
+
+    @get("/{app_id:uuid}", permission=DEVELOP, summary="Show an app (never its secret)")
+    async def show(self, session: SessionDep, app_id: FromPath[uuid.UUID]) -> Response[AppView]:
+        return etagged(await service.get_app(session, app_id))
+
+    @patch("/{app_id:uuid}", permission=DEVELOP, summary="Change an app's name, URIs, scopes or webhook")
+    async def update(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        app_id: FromPath[uuid.UUID],
+        data: JSONBody[AppUpdate],
+        if_match: IfMatchDep,
+    ) -> Response[AppView]:
+        return etagged(
+            await service.update_app(
+                session,
+                services.scopes,
+                services.app_events,
+                app_id,
+                data,
+                expected_version=if_match.version(),
+            )
+        )
+
+    @post(
+        "/{app_id:uuid}/rotate-secret",
+        permission=DEVELOP,
+        idempotency=False,
+        status_code=200,
+        summary="Give the app a new client secret (shown once; the old one stops working)",
+    )
+    async def rotate_secret(
+        self, session: SessionDep, app_id: FromPath[uuid.UUID], if_match: IfMatchDep
+    ) -> SecretRotated:
+        return await service.rotate_secret(session, app_id, expected_version=if_match.version())
+
+
+class AppInstallationController(Controller):
+    path = "/api/v1/app-installations"
+    tags = ["apps"]
+
+    @get("/", permission=INSTALL, summary="List the apps installed in this business")
+    async def list_installations(
+        self, session: SessionDep, services: ServicesDep, page: PageDep
+    ) -> Page[InstallationView]:
+        return await installations.list_installations(session, services.scopes, page)
+
+    @get(
+        "/{installation_id:uuid}", permission=INSTALL, summary="Show an installed app and what it was granted"
+    )
+    async def show(
+        self, session: SessionDep, services: ServicesDep, installation_id: FromPath[uuid.UUID]
+    ) -> Response[InstallationView]:
+        return etagged(await installations.get_installation(session, services.scopes, installation_id))
+
+    @delete(
+        "/{installation_id:uuid}",
+        permission=INSTALL,
+        summary="Uninstall an app: every token it holds for this business stops working at once",
+    )
+    async def uninstall(
+        self, session: SessionDep, installation_id: FromPath[uuid.UUID], if_match: IfMatchDep
+    ) -> None:
+        await installations.uninstall(session, installation_id, expected_version=if_match.version())
