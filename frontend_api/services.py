@@ -57,6 +57,7 @@ from core.security.jwt import TokenSigner
 from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
+from core.webhooks import jobs as webhook_jobs
 from frontend_api.ratelimit import RateLimiter
 
 __all__ = [
@@ -176,6 +177,7 @@ def job_registry() -> JobRegistry:
             *activity_reminders.JOBS,
             *import_jobs.JOBS,
             *customer_jobs.JOBS,
+            *webhook_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
@@ -185,6 +187,7 @@ def job_registry() -> JobRegistry:
             *identity_jobs.PERIODIC,
             *activity_reminders.PERIODIC,
             *customer_jobs.PERIODIC,
+            *webhook_jobs.PERIODIC,
         ]
     )
     return registry

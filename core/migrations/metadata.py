@@ -13,7 +13,8 @@ import core.jobs.models
 import core.kernel.idempotency
 import core.leads.models
 import core.sales.models
-import core.security.models  # noqa: F401
+import core.security.models
+import core.webhooks.models  # noqa: F401
 from core.kernel.models import Base
 
 target_metadata = Base.metadata
