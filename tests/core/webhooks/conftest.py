@@ -80,7 +80,12 @@ async def shop(db: Database) -> Shop:
 
 
 async def add_endpoint(
-    db: Database, settings: Settings, tenant_id: uuid.UUID, url: str, events: list[str] | None = None, **extra: Any
+    db: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    url: str,
+    events: list[str] | None = None,
+    **extra: Any,
 ) -> EndpointWithSecret:
     with tenant_context(tenant_id):
         async with db.transaction() as session:
@@ -97,7 +102,10 @@ async def emit(
     with tenant_context(tenant_id):
         async with db.transaction() as session:
             ids = await service.enqueue_deliveries(
-                session, event_name, event_id, payload if payload is not None else {"customer_id": str(event_id)}
+                session,
+                event_name,
+                event_id,
+                payload if payload is not None else {"customer_id": str(event_id)},
             )
     return event_id, ids
 
