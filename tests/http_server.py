@@ -116,10 +116,10 @@ class HTTPServer:
                 with server._lock:
                     server.answered.append((request.path, time.monotonic()))
 
-            do_POST = _handle  # noqa: N815
-            do_GET = _handle  # noqa: N815
+            do_POST = _handle
+            do_GET = _handle
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         return RequestHandler

@@ -108,7 +108,8 @@ async def test_a_receiver_too_slow_to_answer_is_tried_again(
     assert detail.status == "succeeded"
     first, second = detail.attempt_log
     assert (first.outcome, first.status_code) == ("failed", None)
-    assert first.error is not None and "timed out" in first.error
+    assert first.error is not None
+    assert "timed out" in first.error
     assert (second.outcome, second.status_code) == ("succeeded", 200)
 
 
