@@ -7,7 +7,7 @@ import dataclasses
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from core.kernel.database import Database
 from core.kernel.errors import Invalid, NotFound
@@ -15,6 +15,7 @@ from core.kernel.pagination import PageRequest
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
 from core.webhooks import service
+from core.webhooks.models import WebhookEndpoint
 from core.webhooks.schemas import TENANT, EndpointCreate, EndpointUpdate, Owner
 from core.webhooks.urls import check_endpoint_url
 from tests.core.crypto.factories import Shop, new_shop
@@ -235,3 +236,23 @@ async def test_the_delivery_log_filters_by_status_and_event(db: Database, settin
     assert [d.event_id for d in by_id.items] == [won_id]
     assert [d.event_name for d in pending.items] == ["opportunities.won", "customers.created"]
     assert bad_status.value.errors[0].field == "status"
+
+
+async def test_secrets_and_bodies_survive_a_rotation_of_the_tenants_data_key(
+    db: Database, settings: Settings
+) -> None:
+    from core.crypto.service import rotate_tenant
+
+    shop = await new_shop(db)
+    created = await add_endpoint(db, settings, shop.tenant_id, "https://hooks.example.com/in")
+    _, [delivery_id] = await emit(db, shop.tenant_id, payload={"n": 1})
+
+    await rotate_tenant(db, shop.tenant_id, batch_size=1)
+
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            endpoint = await session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.id == created.id))
+            detail = await service.get_delivery(session, delivery_id)
+    assert endpoint is not None
+    assert endpoint.secret == created.secret
+    assert detail.payload["data"] == {"n": 1}
