@@ -42,6 +42,12 @@ class Owner(msgspec.Struct, frozen=True):
     kind: str = OwnerKind.TENANT
     ref: uuid.UUID | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind not in OwnerKind.ALL:
+            raise ValueError(f"unknown endpoint owner kind {self.kind!r}")
+        if (self.kind == OwnerKind.TENANT) != (self.ref is None):
+            raise ValueError("a tenant's own endpoints have no owner ref; an app's have its installation id")
+
     @classmethod
     def app(cls, installation_id: uuid.UUID) -> Owner:
         return cls(kind=OwnerKind.APP, ref=installation_id)

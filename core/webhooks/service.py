@@ -130,7 +130,7 @@ async def create_endpoint(
         events=check_events(data.events, known=known_events),
         description=(data.description or "").strip() or None,
         enabled=data.enabled,
-        owner_kind=one_of(owner.kind, ("tenant", "app"), "owner_kind"),
+        owner_kind=owner.kind,
         owner_ref=owner.ref,
         secret=secret,
     )

@@ -256,3 +256,13 @@ async def test_secrets_and_bodies_survive_a_rotation_of_the_tenants_data_key(
     assert endpoint is not None
     assert endpoint.secret == created.secret
     assert detail.payload["data"] == {"n": 1}
+
+
+def test_an_owner_is_the_tenant_without_a_ref_or_an_app_with_one() -> None:
+    with pytest.raises(ValueError, match="owner"):
+        Owner(kind="app")
+    with pytest.raises(ValueError, match="owner"):
+        Owner(kind="tenant", ref=uuid.uuid4())
+    with pytest.raises(ValueError, match="owner kind"):
+        Owner(kind="plugin", ref=uuid.uuid4())
+    assert Owner.app(uuid.UUID(int=1)).kind == "app"
