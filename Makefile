@@ -2,14 +2,17 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt examples/*/pyproject.toml | cksum | cut -d' ' -f1)
+#: Example third-party plugins, installed through their entry points like any other.
+EXAMPLES := $(wildcard examples/*/pyproject.toml)
 
 .PHONY: install demo serve migrate test lint format bench bench-crm lock clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt $(EXAMPLES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps $(addprefix -e ,$(dir $(EXAMPLES)))
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)

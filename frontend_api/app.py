@@ -22,6 +22,7 @@ from core.kernel.logs import configure_logging, request_id_var
 from core.kernel.settings import Settings
 from frontend_api import safe_writes
 from frontend_api.deps import dependencies
+from frontend_api.plugin_routes import plugin_routers
 from frontend_api.problems import exception_handlers
 from frontend_api.routes import ROUTES
 from frontend_api.security import authorize, declared_access
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await built.db.dispose()
 
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *plugin_routers(built.plugins)],
         state=State({"services": built}),
         dependencies=dependencies,
         guards=[authorize],
@@ -120,7 +121,7 @@ async def _start_jobs(services: Services) -> JobRuntime | None:
     embedded = not settings.redis_url
     if not embedded and not settings.web_relay:
         return None
-    runtime = JobRuntime(settings, services.db, services.jobs, services.mailer)
+    runtime = JobRuntime(settings, services.db, services.jobs, services.job_mailer())
     await runtime.start(worker=embedded, relay=True, scheduler=True)
     return runtime
 

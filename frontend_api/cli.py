@@ -80,8 +80,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 @main.command()
 def migrate() -> None:
     """Upgrade the database schema to the latest version."""
+    from frontend_api.services import load_plugins
+
     settings = _settings()
-    migrate_upgrade(settings)
+    migrate_upgrade(settings, version_locations=load_plugins(settings).migration_locations())
     click.echo("Database is up to date.")
 
 
@@ -96,12 +98,15 @@ def makemigration(message: str) -> None:
 @_host_port
 def demo(host: str | None, port: int | None) -> None:
     """Migrate, seed the demo tenant, print a login, and serve."""
-    from frontend_api.services import permission_registry
+    from frontend_api.services import load_plugins, permission_registry
     from tenants.demo import seed_demo
 
     settings = _settings()
-    migrate_upgrade(settings)
-    login = _run(settings, lambda db: seed_demo(db, permission_registry(), settings.password_min_length))
+    plugins = load_plugins(settings)
+    migrate_upgrade(settings, version_locations=plugins.migration_locations())
+    login = _run(
+        settings, lambda db: seed_demo(db, permission_registry(plugins), settings.password_min_length)
+    )
     url = f"http://{host or settings.host}:{port or settings.port}"
     click.echo(
         "\nHuike is starting with the demo business"
@@ -143,11 +148,11 @@ def relay() -> None:
 
 async def _run_jobs(settings: Settings, db: Database, *, worker: bool, relay: bool, burst: bool) -> None:
     from core.jobs.runtime import JobRuntime
-    from core.mail import build_mailer
-    from frontend_api.services import job_registry
+    from frontend_api.services import build_services
 
     configure_logging(settings.log_level, settings.log_json)
-    runtime = JobRuntime(settings, db, job_registry(), build_mailer(settings))
+    services = build_services(settings, db)
+    runtime = JobRuntime(settings, db, services.jobs, services.job_mailer())
     if burst:
         await runtime.start(worker=True, relay=False, scheduler=False)
         try:
@@ -180,7 +185,7 @@ def tenants() -> None:
 @click.password_option("--owner-password", envvar="HUIKE_NEW_PASSWORD")
 def tenants_create(name: str, owner_email: str, owner_name: str, owner_password: str) -> None:
     """Create a tenant with its owner."""
-    from frontend_api.services import permission_registry
+    from frontend_api.services import load_plugins, permission_registry
     from tenants.schemas import SignupCommand
     from tenants.service import create_tenant_with_owner
 
@@ -191,7 +196,10 @@ def tenants_create(name: str, owner_email: str, owner_name: str, owner_password:
     tenant, _ = _run(
         settings,
         lambda db: create_tenant_with_owner(
-            db, permission_registry(), command, min_password_length=settings.password_min_length
+            db,
+            permission_registry(load_plugins(settings)),
+            command,
+            min_password_length=settings.password_min_length,
         ),
     )
     click.echo(f"Created tenant {tenant.slug} ({tenant.id}).")
@@ -386,3 +394,29 @@ def keys_shred(tenant_ref: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.group()
+def plugin() -> None:
+    """Write plugins (see docs/plugins/)."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--directory", default=".", show_default=True, type=click.Path(file_okay=False))
+def plugin_new(name: str, directory: str) -> None:
+    """Scaffold an installable plugin package NAME with a hook, a route, a migration, a
+    configuration schema and a passing test."""
+    from pathlib import Path
+
+    from plugins.scaffold import scaffold
+
+    try:
+        root = scaffold(name, Path(directory))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Created {root}.\n"
+        f"  cd {root} && pip install -e . && pytest   # its tests, in Huike's environment\n"
+        "Restart Huike to load it; see docs/plugins/README.md."
+    )

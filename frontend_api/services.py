@@ -28,10 +28,11 @@ from core.customers.links import CustomerLink
 from core.customers.models import Contact, Customer
 from core.customfields import permissions as custom_field_permissions
 from core.customfields.entities import BUILTIN_ENTITIES, CustomFieldEntity, EntityRegistry, values_in_column
+from core.events.catalog import event_types
 from core.imports import jobs as import_jobs
 from core.imports import permissions as import_permissions
 from core.jobs import housekeeping
-from core.jobs.registry import JobRegistry
+from core.jobs.registry import Job, JobRegistry, Periodic
 from core.kernel.database import Database
 from core.kernel.secret import app_secret
 from core.kernel.settings import Settings
@@ -59,6 +60,13 @@ from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
 from core.webhooks import jobs as webhook_jobs
 from frontend_api.ratelimit import RateLimiter
+from plugins import permissions as plugin_permissions
+from plugins.dispatch import PluginChecker
+from plugins.events import audience_filter, plugin_handlers
+from plugins.first_party import FIRST_PARTY
+from plugins.mail import PluginMailer
+from plugins.manager import PluginHost
+from tenants.plugins import AllowEveryPlugin, PluginPolicy
 
 __all__ = [
     "Services",
@@ -67,6 +75,7 @@ __all__ = [
     "custom_field_entities",
     "customer_links",
     "job_registry",
+    "load_plugins",
     "permission_registry",
     "timeline_events",
 ]
@@ -85,10 +94,27 @@ class Services:
     custom_fields: EntityRegistry
     activity_subjects: SubjectRegistry
     customer_links: list[CustomerLink]
+    plugins: PluginHost
+    plugin_policy: PluginPolicy
+
+    def job_mailer(self) -> Mailer:
+        """What jobs send with: a tenant's provider plugin first, then ``mailer``."""
+        return PluginMailer(self.mailer, self.plugins, self.db)
 
 
-def permission_registry() -> PermissionRegistry:
-    """Every package's permissions. New domains (and, later, plugins) register here."""
+def load_plugins(settings: Settings) -> PluginHost:
+    """The installed plugins: the first-party ones and those of the ``huike.plugins`` entry
+    points (``HUIKE_PLUGIN_ENTRY_POINTS``), less ``HUIKE_PLUGINS_BLOCKED``."""
+    return PluginHost.load(
+        FIRST_PARTY,
+        entry_points=settings.plugin_entry_points,
+        blocked=settings.plugins_blocked,
+        trace=settings.plugin_trace,
+    )
+
+
+def permission_registry(plugins: PluginHost | None = None) -> PermissionRegistry:
+    """Every package's permissions, then every installed plugin's. New domains register here."""
     registry = PermissionRegistry()
     registry.register("core.security", identity_permissions.PERMISSIONS)
     registry.register("core.audit", audit_permissions.PERMISSIONS)
@@ -98,6 +124,9 @@ def permission_registry() -> PermissionRegistry:
     registry.register("core.activities", activity_permissions.PERMISSIONS)
     registry.register("core.leads", lead_permissions.PERMISSIONS)
     registry.register("core.imports", import_permissions.PERMISSIONS)
+    registry.register("plugins", plugin_permissions.PERMISSIONS)
+    for name, permissions in (plugins.permissions() if plugins else {}).items():
+        registry.register(f"plugin {name}", permissions)
     return registry
 
 
@@ -165,8 +194,9 @@ def customer_links() -> list[CustomerLink]:
     return [sales_links.CUSTOMER_LINK, activity_links.CUSTOMER_LINK]
 
 
-def job_registry() -> JobRegistry:
-    """Every package's jobs, event handlers and periodic jobs. New domains register here."""
+def job_registry(settings: Settings | None = None, plugins: PluginHost | None = None) -> JobRegistry:
+    """Every package's jobs, event handlers and periodic jobs, then every installed plugin's
+    jobs and its handlers of every event. New domains register here."""
     registry = JobRegistry()
     registry.add_jobs(
         [
@@ -190,13 +220,24 @@ def job_registry() -> JobRegistry:
             *webhook_jobs.PERIODIC,
         ]
     )
+    if plugins is not None and settings is not None:
+        for items in plugins.jobs().values():
+            registry.add_jobs([item for item in items if isinstance(item, Job)])
+            registry.add_periodic([item for item in items if isinstance(item, Periodic)])
+        registry.add_handlers(plugin_handlers(plugins, settings, event_types().values()))
+        registry.audience_filter = audience_filter
     return registry
 
 
 def build_services(
-    settings: Settings, db: Database | None = None, jobs: JobRegistry | None = None
+    settings: Settings,
+    db: Database | None = None,
+    jobs: JobRegistry | None = None,
+    plugins: PluginHost | None = None,
 ) -> Services:
     db = db or open_database(settings)
+    plugins = plugins or load_plugins(settings)
+    PluginChecker(plugins).install(db.sessions.kw["info"])
     signer = TokenSigner.from_secret(app_secret(settings))
     auth = Authenticator(
         db,
@@ -211,13 +252,15 @@ def build_services(
     return Services(
         settings=settings,
         db=db,
-        registry=permission_registry(),
+        registry=permission_registry(plugins),
         auth=auth,
         signer=signer,
         mailer=build_mailer(settings),
-        jobs=jobs or job_registry(),
+        jobs=jobs or job_registry(settings, plugins),
         rate_limiter=RateLimiter.from_settings(settings),
         custom_fields=custom_field_entities(),
         activity_subjects=activity_subjects(),
         customer_links=customer_links(),
+        plugins=plugins,
+        plugin_policy=AllowEveryPlugin(),
     )

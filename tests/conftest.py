@@ -20,6 +20,7 @@ from core.kernel.migrate import upgrade
 from core.kernel.settings import Settings
 from core.migrations.metadata import target_metadata
 from frontend_api.app import create_app
+from frontend_api.services import load_plugins
 
 PG_URL = os.environ.get("HUIKE_TEST_DATABASE_URL", "")
 #: Redis for the tests that need it (the broker, shared rate limits). CI sets it on the
@@ -62,7 +63,8 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         # The job runtime starts with an app only in the tests that ask for it.
         background_jobs=False,
     )
-    upgrade(settings)
+    # Installed plugins' branches too (the example plugin, through its entry point).
+    upgrade(settings, version_locations=load_plugins(settings).migration_locations())
     return settings
 
 

@@ -47,6 +47,7 @@ from core.customfields.schemas import FieldView
 from core.customfields.service import custom_sort_keys, definitions_for
 from core.customfields.validation import merged, validate
 from core.events.service import record_event
+from core.kernel.checks import check
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Invalid, NotFound, one_of
@@ -155,6 +156,7 @@ async def create_customer(
     created = [await contact_service.add(session, customer, c) for c in contacts]
     view = customer_view(customer, principal)
     view.contacts = [contact_view(c, principal) for c in created]
+    await check(session, "before_customer_create", customer=view)
     return view
 
 

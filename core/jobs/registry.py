@@ -8,6 +8,7 @@ import time, and a test builds the registry it needs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,9 +19,16 @@ from croniter import croniter
 from core.events.schemas import DomainEvent
 
 if TYPE_CHECKING:
-    from core.jobs.context import JobContext
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["Handler", "Job", "JobRegistry", "Periodic", "handler", "job"]
+    from core.jobs.context import JobContext
+    from core.kernel.database import Database
+
+#: Which (tenant, audience) pairs among ``tenant_ids`` are admitted, read in the relay's
+#: transaction.
+AudienceFilter = Callable[["AsyncSession", set[uuid.UUID]], Awaitable[set[tuple[uuid.UUID, str]]]]
+
+__all__ = ["AudienceFilter", "Handler", "Job", "JobRegistry", "Periodic", "handler", "job"]
 
 E = TypeVar("E", bound=DomainEvent)
 P = TypeVar("P")
@@ -49,6 +57,11 @@ class Handler(Generic[E]):
     name: str
     event_type: type[E]
     fn: Callable[[JobContext, E], Awaitable[None]]
+    #: Set for a handler that only some tenants receive (a plugin's): the relay sends it an
+    #: event only when the registry's audience filter admits the event's tenant.
+    audience: str | None = None
+    #: Called, in a transaction of its own, after one of its events went to the dead letters.
+    on_dead_letter: Callable[[Database, uuid.UUID, str], Awaitable[None]] | None = None
 
     @property
     def actor_name(self) -> str:
@@ -118,6 +131,8 @@ class JobRegistry:
         self.jobs: dict[str, Job[Any]] = {}
         self.handlers: dict[str, Handler[Any]] = {}
         self.periodic: dict[str, Periodic] = {}
+        #: Admits the tenants of handlers with an ``audience``; without one, none are sent.
+        self.audience_filter: AudienceFilter | None = None
 
     def add_jobs(self, jobs: Iterable[Job[Any]]) -> None:
         for item in jobs:

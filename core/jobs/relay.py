@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Sequence
 
 import dramatiq
 from sqlalchemy import select
@@ -62,9 +64,10 @@ class Relay:
                 if self.db.dialect == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 rows = (await session.scalars(query)).all()
+                admitted = await self._audiences(session, rows)
                 messages: list[dramatiq.Message[object]] = []
                 for row in rows:
-                    messages.extend(self._messages_for(row, session))
+                    messages.extend(self._messages_for(row, session, admitted))
                     row.dispatched_at = utcnow()
                 if messages:
                     await asyncio.to_thread(self._send, messages)
@@ -80,7 +83,20 @@ class Relay:
         for message in messages:
             self.broker.enqueue(message)
 
-    def _messages_for(self, row: OutboxMessage, session: AsyncSession) -> list[dramatiq.Message[object]]:
+    async def _audiences(
+        self, session: AsyncSession, rows: Sequence[OutboxMessage]
+    ) -> set[tuple[uuid.UUID, str]]:
+        """The (tenant, audience) pairs admitted for this batch's events: one query for the
+        batch, and none when no handler has an audience."""
+        admit = self.registry.audience_filter
+        if admit is None or not any(h.audience for h in self.registry.handlers.values()):
+            return set()
+        tenants = {row.tenant_ref for row in rows if row.kind == OutboxKind.EVENT and row.tenant_ref}
+        return await admit(session, tenants) if tenants else set()
+
+    def _messages_for(
+        self, row: OutboxMessage, session: AsyncSession, admitted: set[tuple[uuid.UUID, str]]
+    ) -> list[dramatiq.Message[object]]:
         envelope = Envelope(
             kind=row.kind,
             name=row.name,
@@ -93,7 +109,8 @@ class Relay:
             actors = [
                 h.actor_name
                 for h in self.registry.handlers_for(row.name)
-                if row.only_handler is None or h.actor_name == row.only_handler
+                if (row.only_handler is None or h.actor_name == row.only_handler)
+                and (h.audience is None or (row.tenant_ref, h.audience) in admitted)
             ]
         elif row.name in self.registry.jobs:
             actors = [self.registry.jobs[row.name].actor_name]

@@ -71,6 +71,7 @@ class JobRunner:
     async def run(self, actor_name: str, envelope: Envelope, attempt: int) -> None:
         """Run the message for ``actor_name``. Raises on a failure that should be retried."""
         last_attempt = attempt > self.settings.job_max_retries
+        target: Job[Any] | Handler[Any] | None = None
         try:
             target, argument = self._resolve(actor_name, envelope)
             # What a job changes is audited as the job's doing (``system``, ``job:<name>``).
@@ -107,7 +108,11 @@ class JobRunner:
             )
             if not last_attempt:
                 raise
-            await self._dead_letter(actor_name, envelope, f"{type(exc).__name__}: {exc}", attempt)
+            error = f"{type(exc).__name__}: {exc}"
+            await self._dead_letter(actor_name, envelope, error, attempt)
+            if isinstance(target, Handler) and target.on_dead_letter and envelope.tenant_id:
+                with tenant_context(envelope.tenant_id):
+                    await target.on_dead_letter(self.db, envelope.tenant_id, error)
 
     def _resolve(self, actor_name: str, envelope: Envelope) -> tuple[Job[Any] | Handler[Any], Any]:
         kind, _, name = actor_name.partition(":")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -16,19 +19,26 @@ from core.kernel.settings import Settings
 __all__ = ["alembic_config", "make_revision", "upgrade"]
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(settings: Settings, version_locations: Sequence[str] = ()) -> Config:
+    """The core's revisions, plus ``version_locations``: the folders of installed plugins'
+    branches (``PluginHost.migration_locations()``)."""
     url = make_url(settings.owner_database_url)
     if url.get_backend_name() == "sqlite":
         _ensure_sqlite_folder(url.database)
     config = Config()
     config.set_main_option("script_location", "core:migrations")
     config.set_main_option("sqlalchemy.url", settings.owner_database_url.replace("%", "%%"))
+    if version_locations:
+        config.set_main_option("path_separator", "os")
+        locations = [str(Path(__file__).parent.parent / "migrations" / "versions"), *version_locations]
+        config.set_main_option("version_locations", os.pathsep.join(locations).replace("%", "%%"))
     return config
 
 
-def upgrade(settings: Settings, revision: str = "heads") -> None:
-    """Upgrade as the table owner, then grant the application role its table rights."""
-    command.upgrade(alembic_config(settings), revision)
+def upgrade(settings: Settings, revision: str = "heads", version_locations: Sequence[str] = ()) -> None:
+    """Upgrade the core and every plugin branch in ``version_locations`` as the table owner,
+    then grant the application role its table rights (plugins' tables included)."""
+    command.upgrade(alembic_config(settings, version_locations), revision)
     asyncio.run(_grant_application_role(settings))
 
 

@@ -115,6 +115,15 @@ class Settings:
     key_cache_seconds: int = 300
     #: Region assumed for phone numbers written without a country code (blind index, E.164).
     phone_region: str = "CN"
+    #: Log every plugin hook call (hook, plugin, tenant, duration, outcome) at INFO.
+    plugin_trace: bool = False
+    #: Installed plugins this deployment does not load (comma separated names).
+    plugins_blocked: tuple[str, ...] = field(default_factory=tuple)
+    #: Load plugins found through the ``huike.plugins`` entry points (first-party ones always).
+    plugin_entry_points: bool = True
+    #: Events in a row that a plugin's handler dead-letters for a tenant before the plugin is
+    #: paused for that tenant (its admins are told by email).
+    plugin_pause_after: int = 5
     #: Outgoing webhooks (``core/webhooks``, docs/plugins/webhooks.md). How long one delivery
     #: attempt may take, connecting, sending and reading the answer together (milliseconds).
     webhook_timeout_ms: int = 10_000

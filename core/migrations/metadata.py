@@ -15,6 +15,7 @@ import core.leads.models
 import core.sales.models
 import core.security.models
 import core.webhooks.models  # noqa: F401
+import plugins.models  # noqa: F401  (per-tenant plugin state; plugins' own tables come with their branches)
 from core.kernel.models import Base
 
 target_metadata = Base.metadata

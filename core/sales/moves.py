@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.customers import pool
 from core.customers.access import active_membership
 from core.events.service import record_event
+from core.kernel.checks import check
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, Invalid, NotFound
@@ -189,7 +190,10 @@ async def move_stage(
                 actor_id=principal.user_id,
             ),
         )
-    return await view_of(session, opportunity, history=True)
+    view = await view_of(session, opportunity, history=True)
+    if stage.kind == StageKind.WON:
+        await check(session, "before_opportunity_win", opportunity=view)
+    return view
 
 
 async def win_opportunity(
@@ -205,7 +209,9 @@ async def win_opportunity(
     _ensure_open(opportunity)
     stage = await _closing_stage(session, opportunity.pipeline_id, StageKind.WON)
     await _win(session, principal, opportunity, stage, request.amount)
-    return await view_of(session, opportunity, history=True)
+    view = await view_of(session, opportunity, history=True)
+    await check(session, "before_opportunity_win", opportunity=view)
+    return view
 
 
 async def lose_opportunity(

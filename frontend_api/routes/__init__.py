@@ -32,6 +32,7 @@ from frontend_api.routes.roles import RoleController, list_permissions
 from frontend_api.routes.signup import signup
 from frontend_api.routes.teams import TeamController
 from frontend_api.routes.tenant import TenantController
+from frontend_api.routes.tenant_plugins import TenantPluginController
 from frontend_api.routes.two_factor import TwoFactorController
 
 __all__ = ["ROUTES"]
@@ -44,6 +45,7 @@ ROUTES: list[Any] = [
     me,
     TwoFactorController,
     TenantController,
+    TenantPluginController,
     list_permissions,
     RoleController,
     MemberController,

@@ -458,6 +458,7 @@ LEADS_AUDIT = "tests/frontend_api/test_leads.py::test_lead_changes_are_audited_w
 OPPORTUNITIES_AUDIT = "tests/frontend_api/test_opportunities.py::test_opportunity_changes_are_audited"
 POOL_AUDIT = "tests/frontend_api/test_customer_pool.py::test_pool_changes_are_audited_with_the_actor"
 
+PLUGIN_AUDIT = "test_plugin_changes_are_audited_without_their_secrets"
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
     (
@@ -477,6 +478,10 @@ MUTATING_ROUTES = {
         "/api/v1/me/2fa/disable",
     ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
     ("patch", "/api/v1/tenant"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("post", "/api/v1/tenant/plugins/{name}/enable"): PLUGIN_AUDIT,
+    ("patch", "/api/v1/tenant/plugins/{name}"): PLUGIN_AUDIT,
+    ("post", "/api/v1/tenant/plugins/{name}/disable"): PLUGIN_AUDIT,
+    ("post", "/api/v1/tenant/plugins/{name}/resume"): PLUGIN_AUDIT,
     ("post", "/api/v1/roles"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
     ("patch", "/api/v1/roles/{role_id}"): "test_role_grant_edits_and_role_assignments_are_explicit_entries",
     (
@@ -617,3 +622,21 @@ def test_switching_tenant_and_signing_out_are_recorded(client: TestClient[Any]) 
     assert client.post("/api/v1/auth/logout", headers=first["headers"]).status_code == 204
     again = login(client, first["email"], tenant=first["tenant_id"]).json()
     assert _one(_entries(client, bearer(again["access_token"])), action="auth.logout")["actor_id"] == user_id
+
+
+def test_plugin_changes_are_audited_without_their_secrets(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    url = "/api/v1/tenant/plugins/creditcheck"
+    config = {"blocked_words": ["Shady"], "api_key": "bureau-key-9f8e7d"}
+    assert client.post(f"{url}/enable", headers=owner["headers"], json={"config": config}).status_code == 200
+    changed = client.patch(url, headers=owner["headers"], json={"config": {"daily_limit": 7}})
+    assert changed.status_code == 200
+    assert client.post(f"{url}/resume", headers=owner["headers"]).status_code == 200
+    assert client.post(f"{url}/disable", headers=owner["headers"]).status_code == 200
+    entries = [e for e in _entries(client, owner["headers"]) if e["entity_type"] == "tenant_plugins"]
+    changes = [(e["action"], e["changes"]) for e in entries]
+    assert changes[0][0] == "create"
+    assert changes[0][1]["after"]["secrets"] == "[redacted]"
+    assert ("update", {"before": {"enabled": True}, "after": {"enabled": False}}) in changes
+    assert changes[1][1]["after"]["config"]["daily_limit"] == 7
+    assert "bureau-key" not in str(entries)

@@ -1,7 +1,7 @@
 """Outgoing webhooks: endpoints, deliveries and their attempts, and the wake-up list
 
 Revision ID: 0015_webhooks
-Revises: 0012_imports
+Revises: 0016_plugins
 Create Date: 2027-01-04 09:00:00
 """
 
@@ -14,7 +14,7 @@ import core.kernel.models
 from core.migrations.rls import enable_tenant_rls
 
 revision: str = "0015_webhooks"
-down_revision: str | Sequence[str] | None = "0012_imports"
+down_revision: str | Sequence[str] | None = "0016_plugins"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Credit check: an example Huike plugin, installed through its ``huike.plugins`` entry point."""

@@ -1,0 +1,18 @@
+"""What a plugin's route handlers ask for, by parameter name, like the core's routes::
+
+    @get("/requests", opt={"permission": "creditcheck.read"})
+    async def list_requests(session: SessionDep, principal: PrincipalDep) -> list[...]: ...
+
+``session`` is the request's transaction, bound to the caller's tenant (committed when the
+handler returns, rolled back when it raises); ``principal`` is the caller.
+"""
+
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.security.principal import Principal
+
+__all__ = ["Principal", "PrincipalDep", "SessionDep"]
+
+SessionDep = NamedDependency[AsyncSession]
+PrincipalDep = NamedDependency[Principal]

@@ -1,0 +1,1 @@
+"""``smtp``: a business sends its outgoing mail through its own SMTP server."""
