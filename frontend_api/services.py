@@ -71,6 +71,7 @@ from core.security.jwt import TokenSigner
 from core.security.rbac import PermissionRegistry
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
+from core.webhooks import jobs as webhook_jobs
 from frontend_api.ratelimit import RateLimiter
 from plugins import permissions as plugin_permissions
 from plugins.dispatch import PluginChecker
@@ -250,6 +251,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *import_jobs.JOBS,
             *customer_jobs.JOBS,
             *app_jobs.JOBS,
+            *webhook_jobs.JOBS,
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
@@ -260,6 +262,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *activity_reminders.PERIODIC,
             *customer_jobs.PERIODIC,
             *app_jobs.PERIODIC,
+            *webhook_jobs.PERIODIC,
         ]
     )
     if plugins is not None and settings is not None:

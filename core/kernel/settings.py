@@ -133,6 +133,21 @@ class Settings:
     #: Events in a row that a plugin's handler dead-letters for a tenant before the plugin is
     #: paused for that tenant (its admins are told by email).
     plugin_pause_after: int = 5
+    #: Outgoing webhooks (``core/webhooks``, docs/plugins/webhooks.md). How long one delivery
+    #: attempt may take, connecting, sending and reading the answer together (milliseconds).
+    webhook_timeout_ms: int = 10_000
+    #: Attempts of one delivery in all (the first included) before it is ``dead``.
+    webhook_max_attempts: int = 9
+    #: Delays before each retry (``ms``, ``s``, ``m``, ``h`` or ``d``), comma separated; past
+    #: the end the last one repeats. Each is jittered by up to ±10%.
+    webhook_retry_schedule: tuple[str, ...] = ("10s", "1m", "5m", "30m", "2h", "6h", "12h", "24h")
+    #: Allow endpoints on loopback and private networks, and plain ``http`` to loopback
+    #: (development and tests). Off in production: a tenant must not make the platform call
+    #: its own internal services (SSRF); checked when an endpoint is saved and again, after
+    #: DNS resolution, before every attempt.
+    webhook_allow_private_urls: bool = False
+    #: Days deliveries (and their attempts) are kept once they are finished.
+    webhook_retention_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

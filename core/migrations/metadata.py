@@ -14,7 +14,8 @@ import core.jobs.models
 import core.kernel.idempotency
 import core.leads.models
 import core.sales.models
-import core.security.models  # noqa: F401
+import core.security.models
+import core.webhooks.models  # noqa: F401
 
 # Per-tenant plugin state; the migrations compose the whole schema (plugins' own tables
 # come with their migration branches).

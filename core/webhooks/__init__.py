@@ -1,0 +1,8 @@
+"""Outgoing webhooks: signed, retried, logged and replayable deliveries of events to HTTP
+endpoints configured by a tenant or owned by an installed app. See docs/plugins/webhooks.md.
+
+* :mod:`core.webhooks.service`: endpoints, enqueueing deliveries, the log, replays.
+* :mod:`core.webhooks.signing`: the ``Huike-Signature`` scheme (standard library only).
+* :mod:`core.webhooks.delivery`, :mod:`core.webhooks.sender`: one attempt, claimed and logged.
+* :mod:`core.webhooks.jobs`: the delivery job, the sweeper of due retries, the purge.
+"""
