@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.errors import Unauthorized
 from core.kernel.pagination import PageRequest
+from core.kernel.settings import Settings
 from core.security.principal import Principal
 from frontend_api.etags import provide_if_match
 from frontend_api.security import PlatformPrincipal, principal_of
@@ -31,6 +32,11 @@ __all__ = [
 def provide_services(state: State) -> Services:
     services: Services = state.services
     return services
+
+
+def provide_settings(state: State) -> Settings:
+    services: Services = state.services
+    return services.settings
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
@@ -64,6 +70,7 @@ def provide_page(
 
 dependencies = {
     "services": Provide(provide_services, sync_to_thread=False),
+    "settings": Provide(provide_settings, sync_to_thread=False),
     "session": Provide(provide_session),
     "principal": Provide(provide_principal, sync_to_thread=False),
     "platform_admin": Provide(provide_platform_admin, sync_to_thread=False),

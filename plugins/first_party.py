@@ -4,5 +4,6 @@ until a tenant's admin enables it."""
 from __future__ import annotations
 
 from plugins.smtp import plugin as smtp
+from plugins.webhooks import plugin as webhooks
 
-FIRST_PARTY: list[object] = [smtp]
+FIRST_PARTY: list[object] = [smtp, webhooks]

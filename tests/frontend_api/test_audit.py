@@ -462,6 +462,8 @@ APPS_AUDIT = (
 )
 
 PLUGIN_AUDIT = "test_plugin_changes_are_audited_without_their_secrets"
+WEBHOOK_AUDIT = "test_webhook_endpoint_changes_are_audited_without_their_secrets"
+DELIVERY_LOG = "deliveries are technical rows (opted out); the delivery log is their history"
 MUTATING_ROUTES = {
     ("post", "/api/v1/signup"): "test_signup_records_the_tenant_owner_and_roles_without_the_password",
     (
@@ -482,6 +484,12 @@ MUTATING_ROUTES = {
     ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
     ("patch", "/api/v1/tenant"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
     ("post", "/api/v1/tenant/plugins/{name}/enable"): PLUGIN_AUDIT,
+    ("post", "/api/v1/plugins/webhooks/endpoints"): WEBHOOK_AUDIT,
+    ("patch", "/api/v1/plugins/webhooks/endpoints/{endpoint_id}"): WEBHOOK_AUDIT,
+    ("delete", "/api/v1/plugins/webhooks/endpoints/{endpoint_id}"): WEBHOOK_AUDIT,
+    ("post", "/api/v1/plugins/webhooks/endpoints/{endpoint_id}/rotate-secret"): WEBHOOK_AUDIT,
+    ("post", "/api/v1/plugins/webhooks/endpoints/{endpoint_id}/ping"): DELIVERY_LOG,
+    ("post", "/api/v1/plugins/webhooks/deliveries/{delivery_id}/replay"): DELIVERY_LOG,
     ("patch", "/api/v1/tenant/plugins/{name}"): PLUGIN_AUDIT,
     ("post", "/api/v1/tenant/plugins/{name}/disable"): PLUGIN_AUDIT,
     ("post", "/api/v1/tenant/plugins/{name}/resume"): PLUGIN_AUDIT,
@@ -651,3 +659,23 @@ def test_plugin_changes_are_audited_without_their_secrets(client: TestClient[Any
     assert ("update", {"before": {"enabled": True}, "after": {"enabled": False}}) in changes
     assert changes[1][1]["after"]["config"]["daily_limit"] == 7
     assert "bureau-key" not in str(entries)
+
+
+def test_webhook_endpoint_changes_are_audited_without_their_secrets(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    h = owner["headers"]
+    assert client.post("/api/v1/tenant/plugins/webhooks/enable", headers=h, json={}).status_code == 200
+    api = "/api/v1/plugins/webhooks/endpoints"
+    body = {"url": "https://hooks.example.com/huike", "events": ["customers.*"]}
+    created = client.post(api, headers=h, json=body)
+    assert created.status_code == 201, created.text
+    endpoint, first_secret = created.json()["id"], created.json()["secret"]
+    assert client.patch(f"{api}/{endpoint}", headers=h, json={"events": ["*"]}).status_code == 200
+    rotated = client.post(f"{api}/{endpoint}/rotate-secret", headers=h, json={})
+    assert rotated.status_code == 200, rotated.text
+    assert client.delete(f"{api}/{endpoint}", headers=h).status_code == 204
+    entries = [e for e in _entries(client, h) if e["entity_type"] == "webhook_endpoints"]
+    assert [e["action"] for e in entries] == ["create", "update", "update", "delete"]
+    assert entries[1]["changes"]["after"]["events"] == ["*"]
+    assert first_secret not in str(entries)
+    assert rotated.json()["secret"] not in str(entries)

@@ -1,0 +1,1 @@
+"""``webhooks``: a business sends its events to its own HTTPS endpoints, signed."""
