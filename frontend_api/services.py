@@ -129,6 +129,7 @@ def load_plugins(settings: Settings) -> PluginHost:
         entry_points=settings.plugin_entry_points,
         blocked=settings.plugins_blocked,
         trace=settings.plugin_trace,
+        settings=settings,
     )
 
 

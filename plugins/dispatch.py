@@ -152,6 +152,7 @@ class TenantDispatch:
             session=self.session,
             config=self.enabled[plugin].config,
             event_id=self.event_id,
+            settings=self.host.settings,
         )
 
     def implementations(self, hook: str, only: str | None = None) -> list[HookImpl]:

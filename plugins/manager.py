@@ -18,6 +18,7 @@ import pluggy
 from pluggy import HookCaller, HookImpl
 
 from core.jobs.registry import Job, Periodic
+from core.kernel.settings import Settings
 from core.security.rbac import Permission
 from plugins import hookspecs
 from plugins.sdk.info import PROJECT, PluginInfo
@@ -38,7 +39,9 @@ class PluginError(RuntimeError):
 class PluginHost:
     """The installed plugins of this process, by name."""
 
-    def __init__(self, *, trace: bool = False) -> None:
+    def __init__(self, *, trace: bool = False, settings: Settings | None = None) -> None:
+        #: Given to hooks as ``ctx.settings`` (``Settings()`` defaults when loaded without).
+        self.settings = settings or Settings()
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
@@ -58,6 +61,7 @@ class PluginHost:
         entry_points: bool = True,
         blocked: Sequence[str] = (),
         trace: bool = False,
+        settings: Settings | None = None,
     ) -> PluginHost:
         """Register the first-party plugins, then (``entry_points``) every plugin installed
         under :data:`ENTRY_POINT_GROUP`, skipping the ``blocked`` names.
@@ -65,7 +69,7 @@ class PluginHost:
         Raises:
             PluginError: a plugin is malformed; the process must not start with it.
         """
-        host = cls(trace=trace)
+        host = cls(trace=trace, settings=settings)
         for plugin in first_party:
             host.add(plugin, blocked=blocked)
         if entry_points:

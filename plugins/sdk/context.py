@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.kernel.settings import Settings
 
 __all__ = ["Actor", "HookContext"]
 
@@ -38,3 +40,5 @@ class HookContext:
     config: Any
     #: In an event hook, the event's id: stable across retries, for deduplication.
     event_id: uuid.UUID | None = None
+    #: Huike's settings (``public_url`` for links, ``webhook_allow_private_urls``...).
+    settings: Settings = field(default_factory=Settings)

@@ -127,7 +127,7 @@ def huike(huike_settings: Settings, huike_plugins: list[object]) -> Iterator[Hui
     from plugins.first_party import FIRST_PARTY
     from plugins.manager import PluginHost
 
-    host = PluginHost.load([*FIRST_PARTY, *huike_plugins])
+    host = PluginHost.load([*FIRST_PARTY, *huike_plugins], settings=huike_settings)
     upgrade(huike_settings, version_locations=host.migration_locations())
     services = build_services(huike_settings, plugins=host)
     app = create_app(huike_settings, services)
