@@ -66,8 +66,8 @@ async def notification_for(ctx: HookContext, event: DomainEvent, language: str) 
 
 
 async def check_robot_url(ctx: HookContext, url: str, official_host: str) -> None:
-    """Robots are called only at their official host (or anywhere, where the operator allows
-    private addresses: development and tests), and never at a private address."""
+    """Robots and gateways are called only at their official host (or anywhere, where the
+    operator allows private addresses: development and tests), never at a private address."""
     allow_private = ctx.settings.webhook_allow_private_urls
     host = urlsplit(url).hostname or ""
     if not allow_private and host != official_host:

@@ -144,16 +144,16 @@ def send_email(ctx: HookContext, message: EmailMessage) -> bool | None:
 @hookspec(firstresult=True)
 def send_sms(ctx: HookContext, message: SmsMessage) -> SmsResult | None:
     """Send a templated text message. Return the gateway's result once accepted, ``None``
-    to pass. Huike itself sends no SMS, so with no provider there is no text message.
-    Not called by the core yet: task reminders will use it once the ``sms`` plugin ships."""
+    to pass. Huike itself sends no SMS, so with no provider there is no text message. The
+    ``sms`` plugin provides it; the core does not call it yet (task reminders are to)."""
     raise NotImplementedError
 
 
 @hookspec(firstresult=True)
 def notify_chat(ctx: HookContext, message: ChatMessage) -> bool | None:
     """Post a notification to the tenant's team chat. Return ``True`` once posted, ``None``
-    to pass. With no provider nothing is posted. Not called by the core yet: the
-    ``wecom`` and ``dingtalk`` plugins will provide it."""
+    to pass. With no provider nothing is posted. The ``wecom`` and ``dingtalk`` plugins
+    provide it; the core does not call it yet."""
     raise NotImplementedError
 
 
