@@ -45,6 +45,9 @@ bench-crm: install     ## 100 tenants, one with 1,000,000 customers; import thro
 	$(BIN)/python -m tests.benchmarks.crm
 	$(BIN)/python -m tests.benchmarks.imports
 
+bench-delivery: install ## event-to-webhook latency (PostgreSQL + Redis: set HUIKE_BENCH_*_URL, HUIKE_BENCH_REDIS_URL)
+	$(BIN)/python -m tests.benchmarks.delivery
+
 lock: install          ## refresh constraints.txt from the current environment
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^huike' > constraints.txt
 
