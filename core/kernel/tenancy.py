@@ -87,9 +87,14 @@ class TenantSession(Session):
     """The session class of every ``AsyncSession`` Huike opens."""
 
 
-def _touches_tenant_owned_tables(statement: Any) -> bool:
-    # Walk the statement rather than trusting ``all_mappers``, which misses entities that
-    # appear only in FROM (``select(func.count()).select_from(Model)``).
+def _touches_tenant_owned_tables(state: ORMExecuteState) -> bool:
+    # A tenant-owned entity among the statement's mappers settles it without walking the
+    # statement (the walk costs more than compiling a cached query). Otherwise walk it:
+    # ``all_mappers`` misses entities that appear only in FROM
+    # (``select(func.count()).select_from(Model)``).
+    if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
+        return True
+    statement: Any = state.statement
     tables = find_tables(
         statement,
         check_columns=True,
@@ -107,7 +112,7 @@ def _filter_to_current_tenant(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("all_tenants"):
         return
-    if not _touches_tenant_owned_tables(state.statement):
+    if not _touches_tenant_owned_tables(state):
         return
     tenant_id = current_tenant_id()
     state.statement = state.statement.options(
