@@ -281,7 +281,8 @@ async def load_member_principal(
     """The effective grants of ``user_id`` in the current tenant (union of their roles).
 
     With ``signed_in_as`` (a refresh-token family), a signed-out session is refused too. One
-    query (a row per role) answers it all: this runs on every authenticated request.
+    query (a row per role) answers it all, of columns rather than entities (no identity map,
+    no load events): this runs on every authenticated request.
     """
     signed_out = (
         select(RefreshToken.id)
@@ -292,7 +293,19 @@ async def load_member_principal(
     )
     rows = (
         await session.execute(
-            select(Membership, Tenant, User, Role.grants, signed_out.label("signed_out"))
+            select(
+                Membership.id,
+                Membership.team_id,
+                Membership.is_active,
+                Tenant.id.label("tenant_id"),
+                Tenant.status,
+                Tenant.status_reason,
+                Tenant.require_two_factor,
+                User.is_active.label("user_active"),
+                User.totp_enabled,
+                Role.grants,
+                signed_out.label("signed_out"),
+            )
             .join(Tenant, Tenant.id == Membership.tenant_id)
             .join(User, User.id == Membership.user_id)
             .outerjoin(
@@ -308,23 +321,23 @@ async def load_member_principal(
     ).all()
     if rows and rows[0].signed_out:
         raise Unauthorized("The session was signed out.", code="invalid_token")
-    if not rows or not rows[0][0].is_active or not rows[0][2].is_active:
+    if not rows or not rows[0].is_active or not rows[0].user_active:
         raise Unauthorized("The token is invalid or expired.", code="invalid_token")
-    membership, tenant, user = rows[0][0], rows[0][1], rows[0][2]
+    first = rows[0]
     grants: dict[str, str] = {}
     for row in rows:
         for name, scope in (row.grants or {}).items():
             grants[name] = widest(grants.get(name, scope), scope)
     return Principal(
         kind="user",
-        tenant_id=tenant.id,
+        tenant_id=first.tenant_id,
         grants=grants,
         user_id=user_id,
-        membership_id=membership.id,
-        team_id=membership.team_id,
-        tenant_status=tenant.status,
-        tenant_status_reason=tenant.status_reason,
-        two_factor_setup_required=tenant.require_two_factor and not user.totp_enabled,
+        membership_id=first.id,
+        team_id=first.team_id,
+        tenant_status=first.status,
+        tenant_status_reason=first.status_reason,
+        two_factor_setup_required=first.require_two_factor and not first.totp_enabled,
     )
 
 
