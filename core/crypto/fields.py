@@ -34,7 +34,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.base import PassiveFlag
 
 from core.crypto.codec import NORMALIZERS, Place, ciphertext_version, decrypt, encrypt
-from core.crypto.keyring import keyring_of, session_keys
+from core.crypto.keyring import cached_session_keys, keyring_of, session_keys
 from core.kernel.ids import new_id
 from core.kernel.models import Base
 from core.kernel.tenancy import current_tenant_id
@@ -175,7 +175,9 @@ def _open(target: Any, keys: Iterable[str] | None) -> None:
         if session is None:
             raise RuntimeError("an encrypted value was loaded outside a session")
         if tenant_keys is None:  # once per row: asking the session for its connection is not free
-            tenant_keys = session_keys(session, session.connection(), target.tenant_id)
+            tenant_keys = cached_session_keys(session, target.tenant_id) or session_keys(
+                session, session.connection(), target.tenant_id
+            )
         pair = tenant_keys.for_reading(ciphertext_version(raw))
         attributes.set_committed_value(target, f.key, decrypt(pair.data, raw, _place(target, f)))
 

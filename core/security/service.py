@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
 from core.audit.context import ActorType, current_audit_context
+from core.crypto.keyring import adopt_fingerprint, key_fingerprint
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid, Unauthorized
@@ -305,6 +306,7 @@ async def load_member_principal(
                 User.totp_enabled,
                 Role.grants,
                 signed_out.label("signed_out"),
+                key_fingerprint(Membership.tenant_id).label("key_fingerprint"),
             )
             .join(Tenant, Tenant.id == Membership.tenant_id)
             .join(User, User.id == Membership.user_id)
@@ -324,6 +326,9 @@ async def load_member_principal(
     if not rows or not rows[0].is_active or not rows[0].user_active:
         raise Unauthorized("The token is invalid or expired.", code="invalid_token")
     first = rows[0]
+    # The request's later reads of encrypted values need the tenant's keys: a process that
+    # holds them under this fingerprint skips reading them again.
+    adopt_fingerprint(session.sync_session, first.tenant_id, first.key_fingerprint)
     grants: dict[str, str] = {}
     for row in rows:
         for name, scope in (row.grants or {}).items():
