@@ -78,7 +78,9 @@ class EncryptedText(TypeDecorator[Any]):
         raise ValueError("plaintext refused by an encrypted column: write it through the ORM")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
-        return None if value is None else bytes(value)
+        if value is None or type(value) is bytes:  # asyncpg's bytes need no copy
+            return value
+        return bytes(value)
 
 
 def encrypted_column(*, search: str | None = None, nullable: bool = False, **kwargs: Any) -> Any:
