@@ -48,6 +48,7 @@ __all__ = [
     "encrypted_fields",
     "encrypted_models",
     "matches",
+    "seal_new",
 ]
 
 
@@ -191,14 +192,21 @@ def _session_of(target: Any) -> Session:
     return session
 
 
-@event.listens_for(Base, "before_insert", propagate=True)
-def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+def seal_new(session: Session, connection: Connection, target: Any) -> None:
+    """What a flush does to a new object before its INSERT: give it an id and seal its
+    encrypted values (for a caller that inserts it without the unit of work)."""
     fields = encrypted_fields(type(target))
     if not fields:
         return
     if target.id is None:
         target.id = new_id()
-    _seal(_session_of(target), connection, target, fields)
+    _seal(session, connection, target, fields)
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    if encrypted_fields(type(target)):
+        seal_new(_session_of(target), connection, target)
 
 
 @event.listens_for(Base, "before_update", propagate=True)
