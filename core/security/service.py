@@ -5,12 +5,13 @@ Accounts are platform-wide; a token pair is always for one tenant, the one in it
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, select, update
+from sqlalchemy import Select, Uuid, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import service as audit
@@ -20,7 +21,7 @@ from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid, Unauthorized
 from core.kernel.models import Tenant
-from core.kernel.tenancy import ALL_TENANTS, set_rls_user, tenant_context
+from core.kernel.tenancy import ALL_TENANTS, current_tenant_id, set_rls_user, tenant_context
 from core.security import accounts, two_factor
 from core.security.jwt import TokenSigner
 from core.security.models import Membership, MembershipRole, PlatformAdmin, RefreshToken, Role, User
@@ -276,6 +277,50 @@ async def _active_membership(session: AsyncSession, user_id: uuid.UUID) -> Membe
     )
 
 
+@functools.cache
+def _principal_query() -> Select[*tuple[Any, ...]]:
+    """The query behind every authenticated request, built once: building it cost more than
+    running it. Its tenant is written out (the current one, as a parameter), so it runs
+    without the ORM's tenant filter, which would make a new statement of it each time; RLS
+    still applies on PostgreSQL. A null ``family_id`` (no sign-in to check) matches nothing."""
+    tenant_id = bindparam("tenant_id", type_=Uuid())
+    signed_out = (
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.tenant_id == tenant_id,
+            RefreshToken.family_id == bindparam("family_id", type_=Uuid()),
+            RefreshToken.revoked_at.is_not(None),
+        )
+        .exists()
+    )
+    return (
+        select(
+            Membership.id,
+            Membership.team_id,
+            Membership.is_active,
+            Tenant.id.label("tenant_id"),
+            Tenant.status,
+            Tenant.status_reason,
+            Tenant.require_two_factor,
+            User.is_active.label("user_active"),
+            User.totp_enabled,
+            Role.grants,
+            signed_out.label("signed_out"),
+            key_fingerprint(Membership.tenant_id).label("key_fingerprint"),
+        )
+        .join(Tenant, Tenant.id == Membership.tenant_id)
+        .join(User, User.id == Membership.user_id)
+        .outerjoin(
+            MembershipRole,
+            (MembershipRole.membership_id == Membership.id)
+            & (MembershipRole.tenant_id == Membership.tenant_id),
+        )
+        .outerjoin(Role, (Role.id == MembershipRole.role_id) & (Role.tenant_id == MembershipRole.tenant_id))
+        .where(Membership.tenant_id == tenant_id, Membership.user_id == bindparam("user_id", type_=Uuid()))
+        .execution_options(**ALL_TENANTS)
+    )
+
+
 async def load_member_principal(
     session: AsyncSession, user_id: uuid.UUID, *, signed_in_as: uuid.UUID | None = None
 ) -> Principal:
@@ -285,42 +330,8 @@ async def load_member_principal(
     query (a row per role) answers it all, of columns rather than entities (no identity map,
     no load events): this runs on every authenticated request.
     """
-    signed_out = (
-        select(RefreshToken.id)
-        .where(RefreshToken.family_id == signed_in_as, RefreshToken.revoked_at.is_not(None))
-        .exists()
-        if signed_in_as is not None
-        else false()
-    )
-    rows = (
-        await session.execute(
-            select(
-                Membership.id,
-                Membership.team_id,
-                Membership.is_active,
-                Tenant.id.label("tenant_id"),
-                Tenant.status,
-                Tenant.status_reason,
-                Tenant.require_two_factor,
-                User.is_active.label("user_active"),
-                User.totp_enabled,
-                Role.grants,
-                signed_out.label("signed_out"),
-                key_fingerprint(Membership.tenant_id).label("key_fingerprint"),
-            )
-            .join(Tenant, Tenant.id == Membership.tenant_id)
-            .join(User, User.id == Membership.user_id)
-            .outerjoin(
-                MembershipRole,
-                (MembershipRole.membership_id == Membership.id)
-                & (MembershipRole.tenant_id == Membership.tenant_id),
-            )
-            .outerjoin(
-                Role, (Role.id == MembershipRole.role_id) & (Role.tenant_id == MembershipRole.tenant_id)
-            )
-            .where(Membership.user_id == user_id)
-        )
-    ).all()
+    parameters = {"tenant_id": current_tenant_id(), "user_id": user_id, "family_id": signed_in_as}
+    rows = (await session.execute(_principal_query(), parameters)).all()
     if rows and rows[0].signed_out:
         raise Unauthorized("The session was signed out.", code="invalid_token")
     if not rows or not rows[0].is_active or not rows[0].user_active:
