@@ -24,6 +24,7 @@ from frontend_api import safe_writes
 from frontend_api.deps import dependencies
 from frontend_api.plugin_routes import plugin_routers
 from frontend_api.problems import exception_handlers
+from frontend_api.request_transaction import leftover_transaction_middleware
 from frontend_api.routes import ROUTES
 from frontend_api.security import authorize, declared_access
 from frontend_api.services import Services, build_services
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         dependencies=dependencies,
         guards=[authorize],
         exception_handlers=exception_handlers,
-        middleware=[request_context_middleware, *safe_writes.MIDDLEWARE],
+        middleware=[request_context_middleware, leftover_transaction_middleware, *safe_writes.MIDDLEWARE],
         before_request=safe_writes.before_request,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,

@@ -16,6 +16,7 @@ from core.audit.context import ActorType, audit_context
 from core.crypto.keyring import open_database
 from core.kernel.database import Database
 from core.kernel.errors import DomainError
+from core.kernel.heap import freeze_startup_objects
 from core.kernel.logs import configure_logging
 from core.kernel.migrate import make_revision
 from core.kernel.migrate import upgrade as migrate_upgrade
@@ -68,8 +69,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     from frontend_api.app import create_app
 
+    app = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port or settings.port,
         log_level="warning",
@@ -134,6 +137,7 @@ def worker(threads: int | None, no_relay: bool, burst: bool) -> None:
         raise click.ClickException(
             "HUIKE_REDIS_URL is empty: jobs run inside `huike serve`. Set it to run separate workers."
         )
+    freeze_startup_objects()
     _run(settings, lambda db: _run_jobs(settings, db, worker=True, relay=not no_relay, burst=burst))
 
 

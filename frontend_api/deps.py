@@ -16,6 +16,7 @@ from core.kernel.pagination import PageRequest
 from core.kernel.settings import Settings
 from core.security.principal import Principal
 from frontend_api.etags import provide_if_match
+from frontend_api.request_transaction import take_request_transaction
 from frontend_api.security import PlatformPrincipal, principal_of
 from frontend_api.services import Services
 
@@ -39,12 +40,18 @@ def provide_settings(state: State) -> Settings:
     return services.settings
 
 
-async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back when it
-    raises (the error is thrown into this generator)."""
-    services: Services = state.services
-    async with services.db.transaction() as session:
-        yield session
+    raises (the error is thrown into this generator). For a member the guard opened it
+    already, to resolve the caller (``frontend_api.request_transaction``)."""
+    opened = take_request_transaction(request)
+    if opened is None:
+        services: Services = request.app.state.services
+        async with services.db.transaction() as session:
+            yield session
+        return
+    async with opened.stack:
+        yield opened.session
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

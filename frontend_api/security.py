@@ -30,6 +30,11 @@ from core.kernel.models import TenantStatus
 from core.kernel.tenancy import enter_tenant
 from core.security import api_keys
 from core.security.principal import Principal
+from frontend_api.request_transaction import (
+    abandon_request_transaction,
+    begin_request_transaction,
+    handler_takes_session,
+)
 from frontend_api.services import Services
 
 __all__ = ["AUTHENTICATED", "PlatformPrincipal", "authorize", "declared_access", "principal_of"]
@@ -89,35 +94,51 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         connection.state.principal = PlatformPrincipal(uuid.UUID(claims["sub"]))
         set_audit_context(current_audit_context().with_actor(ActorType.PLATFORM_ADMIN, claims["sub"]))
         return
-    principal = await _resolve_principal(services, token)
+    principal = await _resolve_principal(services, token, connection, handler)
     connection.state.principal = principal
+    refusal = _refusal(services, access, principal, handler, connection)
+    if refusal is not None:
+        # The handler will not run: end the transaction the guard may have opened for it
+        # before the denial takes one of its own.
+        await abandon_request_transaction(connection)
+        if not isinstance(refusal, Locked):
+            await _record_denial(services, connection, access, refusal.code)
+        raise refusal
+
+
+def _refusal(
+    services: Services,
+    access: str,
+    principal: Principal,
+    handler: BaseRouteHandler,
+    connection: ASGIConnection[Any, Any, Any, Any],
+) -> Forbidden | Locked | None:
+    """Why this caller may not call this handler (a denial to audit, or a suspended
+    business's write), or None."""
     if access == AUTHENTICATED and principal.kind != "user":
-        await _record_denial(services, connection, access, "not_a_person")
-        raise Forbidden(
+        return Forbidden(
             "This route is for a signed-in person; an API key or an app cannot use it.", code="not_a_person"
         )
     if principal.two_factor_setup_required and not handler.opt.get("two_factor_setup"):
-        await _record_denial(services, connection, access, "two_factor_setup_required")
-        raise Forbidden(
+        return Forbidden(
             "This business requires two-factor authentication; set it up at /api/v1/me/2fa.",
             code="two_factor_setup_required",
         )
     if access != AUTHENTICATED and not principal.can(access):
         if principal.kind == "app":
-            await _record_denial(services, connection, access, "insufficient_scope")
-            raise _insufficient_scope(services, access)
-        await _record_denial(services, connection, access, "permission_denied")
-        raise Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
+            return _insufficient_scope(services, access)
+        return Forbidden(f"You need the permission {access!r} for this.", code="permission_denied")
     if (
         principal.tenant_status == TenantStatus.SUSPENDED
         and connection.scope.get("method") not in _SAFE_METHODS
         and not handler.opt.get("allowed_when_suspended")
     ):
-        raise Locked(
+        return Locked(
             f"This business is suspended: {principal.tenant_status_reason or 'contact support'}. "
             "You can sign in and read, but not make changes.",
             code="tenant_suspended",
         )
+    return None
 
 
 def _insufficient_scope(services: Services, permission: str) -> Forbidden:
@@ -132,21 +153,34 @@ def _insufficient_scope(services: Services, permission: str) -> Forbidden:
     )
 
 
-async def _resolve_principal(services: Services, token: str) -> Principal:
+async def _resolve_principal(
+    services: Services, token: str, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> Principal:
     if api_keys.is_api_key(token):
         return await _resolve_api_key(services, token)
     if app_tokens.is_app_token(token):
         return await _resolve_app(services, token)
-    return await _resolve_member(services, token)
+    return await _resolve_member(services, token, connection, handler)
 
 
-async def _resolve_member(services: Services, token: str) -> Principal:
+async def _resolve_member(
+    services: Services, token: str, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> Principal:
     claims = services.signer.verify(token, "access")
     tenant_id = uuid.UUID(claims["tid"])
     # The request's task ends with the request, so the context needs no reset.
     enter_tenant(tenant_id)
-    async with services.db.transaction() as session:
-        principal = await services.auth.principal_for_access_token(session, claims)
+    if handler_takes_session(connection, handler):
+        # In the transaction the handler's ``session`` continues (one per request).
+        transaction = await begin_request_transaction(connection, services.db)
+        try:
+            principal = await services.auth.principal_for_access_token(transaction.session, claims)
+        except BaseException as exc:
+            await abandon_request_transaction(connection, exc)
+            raise
+    else:
+        async with services.db.transaction() as session:
+            principal = await services.auth.principal_for_access_token(session, claims)
     set_audit_context(current_audit_context().with_actor(ActorType.USER, principal.user_id))
     return principal
 

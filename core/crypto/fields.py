@@ -34,7 +34,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.base import PassiveFlag
 
 from core.crypto.codec import NORMALIZERS, Place, ciphertext_version, decrypt, encrypt
-from core.crypto.keyring import keyring_of, session_keys
+from core.crypto.keyring import cached_session_keys, keyring_of, session_keys
 from core.kernel.ids import new_id
 from core.kernel.models import Base
 from core.kernel.tenancy import current_tenant_id
@@ -48,6 +48,7 @@ __all__ = [
     "encrypted_fields",
     "encrypted_models",
     "matches",
+    "seal_new",
 ]
 
 
@@ -78,7 +79,9 @@ class EncryptedText(TypeDecorator[Any]):
         raise ValueError("plaintext refused by an encrypted column: write it through the ORM")
 
     def process_result_value(self, value: Any, dialect: Dialect) -> bytes | None:
-        return None if value is None else bytes(value)
+        if value is None or type(value) is bytes:  # asyncpg's bytes need no copy
+            return value
+        return bytes(value)
 
 
 def encrypted_column(*, search: str | None = None, nullable: bool = False, **kwargs: Any) -> Any:
@@ -175,7 +178,9 @@ def _open(target: Any, keys: Iterable[str] | None) -> None:
         if session is None:
             raise RuntimeError("an encrypted value was loaded outside a session")
         if tenant_keys is None:  # once per row: asking the session for its connection is not free
-            tenant_keys = session_keys(session, session.connection(), target.tenant_id)
+            tenant_keys = cached_session_keys(session, target.tenant_id) or session_keys(
+                session, session.connection(), target.tenant_id
+            )
         pair = tenant_keys.for_reading(ciphertext_version(raw))
         attributes.set_committed_value(target, f.key, decrypt(pair.data, raw, _place(target, f)))
 
@@ -187,14 +192,21 @@ def _session_of(target: Any) -> Session:
     return session
 
 
-@event.listens_for(Base, "before_insert", propagate=True)
-def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+def seal_new(session: Session, connection: Connection, target: Any) -> None:
+    """What a flush does to a new object before its INSERT: give it an id and seal its
+    encrypted values (for a caller that inserts it without the unit of work)."""
     fields = encrypted_fields(type(target))
     if not fields:
         return
     if target.id is None:
         target.id = new_id()
-    _seal(_session_of(target), connection, target, fields)
+    _seal(session, connection, target, fields)
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+def _before_insert(mapper: Mapper[Any], connection: Connection, target: Any) -> None:
+    if encrypted_fields(type(target)):
+        seal_new(_session_of(target), connection, target)
 
 
 @event.listens_for(Base, "before_update", propagate=True)

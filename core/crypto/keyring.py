@@ -5,6 +5,13 @@ shredding done by another process is seen at the next transaction); unwrapping t
 the key provider is cached per process for ``HUIKE_KEY_CACHE_SECONDS``, keyed by the wrapped
 bytes, so a re-wrap, a new version or a shredding never reuses a stale entry.
 
+A transaction that already read the tenant's :func:`key_fingerprint` (every member request
+does, with the caller: ``core.security.service.load_member_principal``) skips that read when
+this process holds the keys under the same fingerprint, for as long as the unwrapped keys are
+cached. Every change to ``tenant_keys`` (a new version, a rotation's step, a re-wrap, a
+shredding) changes the fingerprint, so another process's change is seen at the next
+transaction as before; a transaction that changes keys itself never fills this cache.
+
 The keyring rides on the sessions of a :class:`~core.kernel.database.Database`
 (``session.info``); build that database with :func:`open_database`.
 """
@@ -18,9 +25,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import ColumnElement, String, cast, event, func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
 
 from core.crypto.codec import blind_index, normalize
 from core.crypto.errors import KeysMissing, KeysShredded
@@ -30,10 +37,21 @@ from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.kernel.tenancy import TenantSession
 
-__all__ = ["Keyring", "TenantKeys", "keyring_of", "open_database", "session_keys"]
+__all__ = [
+    "Keyring",
+    "TenantKeys",
+    "adopt_fingerprint",
+    "cached_session_keys",
+    "key_fingerprint",
+    "keyring_of",
+    "open_database",
+    "session_keys",
+]
 
 _INFO_KEY = "huike.keyring"
 _SESSION_CACHE = "huike.tenant_keys"
+#: Per transaction: the fingerprint read of each tenant's keys, before any key was loaded.
+_SESSION_FINGERPRINTS = "huike.tenant_key_fingerprints"
 _TABLE = TenantKey.__table__
 _CACHE_SWEEP_AT = 1000
 
@@ -93,6 +111,8 @@ class Keyring:
         self.cache_seconds = cache_seconds
         self.phone_region = phone_region
         self._cache: dict[tuple[uuid.UUID, int, str, bytes, bytes], tuple[float, KeyPair]] = {}
+        #: tenant -> (fingerprint of its key rows, expiry, the keys they unwrapped to)
+        self._tenants: dict[uuid.UUID, tuple[str, float, TenantKeys]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -175,6 +195,20 @@ class Keyring:
         with self._lock:
             for key in [k for k in self._cache if tenant_id is None or k[0] == tenant_id]:
                 del self._cache[key]
+            for tenant in [t for t in self._tenants if tenant_id is None or t == tenant_id]:
+                del self._tenants[tenant]
+
+    def keys_for(self, tenant_id: uuid.UUID, fingerprint: str) -> TenantKeys | None:
+        """The tenant's keys as loaded when its key rows had ``fingerprint``, if still cached."""
+        with self._lock:
+            hit = self._tenants.get(tenant_id)
+        if hit is None or hit[0] != fingerprint or hit[1] <= time.monotonic():
+            return None
+        return hit[2]
+
+    def remember(self, keys: TenantKeys, fingerprint: str) -> None:
+        with self._lock:
+            self._tenants[keys.tenant_id] = (fingerprint, time.monotonic() + self.cache_seconds, keys)
 
     def blind_indexes(self, keys: TenantKeys, table: str, column: str, kind: str, value: str) -> list[bytes]:
         """The blind index of ``value`` under every readable version (one outside rotations)."""
@@ -195,17 +229,53 @@ def keyring_of(session: Session) -> Keyring:
     return keyring
 
 
+def key_fingerprint(tenant_id: ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[str | None]:
+    """A scalar subquery naming the state of ``tenant_id``'s key rows (each version, its
+    status and master key), to select alongside another query of the transaction and hand
+    to :func:`adopt_fingerprint`."""
+    master = func.coalesce(_TABLE.c.master_key_id, "")
+    state = cast(_TABLE.c.version, String) + ":" + _TABLE.c.status + ":" + master
+    return select(func.aggregate_strings(state, ",")).where(_TABLE.c.tenant_id == tenant_id).scalar_subquery()
+
+
+def adopt_fingerprint(session: Session, tenant_id: uuid.UUID, fingerprint: str | None) -> None:
+    """This transaction read ``fingerprint`` of the tenant's key rows: use this process's keys
+    of that fingerprint, or remember the keys this transaction will load under it."""
+    if not isinstance(session.info.get(_INFO_KEY), Keyring):
+        return  # a database without the keyring reads no encrypted values
+    if tenant_id in session.info.get(_SESSION_CACHE, {}):
+        return  # loaded (maybe changed) earlier in this transaction: the fingerprint is late
+    fingerprint = fingerprint or ""
+    keys = keyring_of(session).keys_for(tenant_id, fingerprint)
+    if keys is not None:
+        session.info.setdefault(_SESSION_CACHE, {})[tenant_id] = keys
+    else:
+        session.info.setdefault(_SESSION_FINGERPRINTS, {})[tenant_id] = fingerprint
+
+
+def cached_session_keys(session: Session, tenant_id: uuid.UUID) -> TenantKeys | None:
+    """The tenant's keys if this transaction has them already (no connection needed)."""
+    cache: dict[uuid.UUID, TenantKeys] = session.info.get(_SESSION_CACHE, {})
+    return cache.get(tenant_id)
+
+
 def session_keys(session: Session, connection: Connection, tenant_id: uuid.UUID) -> TenantKeys:
     """The tenant's keys, read once per transaction of ``session``."""
     cache: dict[uuid.UUID, TenantKeys] = session.info.setdefault(_SESSION_CACHE, {})
     keys = cache.get(tenant_id)
     if keys is None:
-        keys = cache[tenant_id] = keyring_of(session).load(connection, tenant_id)
+        keyring = keyring_of(session)
+        keys = cache[tenant_id] = keyring.load(connection, tenant_id)
+        fingerprint = session.info.get(_SESSION_FINGERPRINTS, {}).pop(tenant_id, None)
+        if fingerprint is not None:  # read before these rows, in this transaction
+            keyring.remember(keys, fingerprint)
     return keys
 
 
 def forget_session_keys(session: Session) -> None:
+    """The transaction changed keys: read them again, and cache nothing of what it reads."""
     session.info.pop(_SESSION_CACHE, None)
+    session.info.pop(_SESSION_FINGERPRINTS, None)
 
 
 @event.listens_for(TenantSession, "after_transaction_end")

@@ -1,8 +1,9 @@
 """Importing a batch of customer rows (each maybe with its primary contact).
 
 Every row goes through the customers' own validation (``prepare_customer``/``prepare_update``);
-duplicates are looked up once per batch; the new customers of a batch are flushed together,
-so the audit entries and events are written in one go per batch.
+duplicates are looked up once per batch; the new customers and contacts of a batch are
+written with one INSERT each, outside the unit of work but encrypted and audited as a flush
+would (``core/imports/writes.py``), and their events in one go per batch.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.imports.duplicates import customer_keys_taken
 from core.imports.files import Row
 from core.imports.models import ImportRecord, Policy
 from core.imports.rows import RunState, converted, custom_values, kind_of, split_tags, stage_of
+from core.imports.writes import insert_new
 from core.kernel.errors import Invalid
 from core.kernel.ids import new_id
 from core.security.scope import owner_filter, visible_owner_ids
@@ -252,16 +254,14 @@ async def _record_updates(
 async def _insert(session: AsyncSession, state: RunState, plans: list[_Plan]) -> None:
     if not plans:
         return
-    session.add_all([p.customer for p in plans])
-    await session.flush()
+    await insert_new(session, [p.customer for p in plans])
     contacts: list[tuple[_Plan, Contact]] = []
     for plan in plans:
         for data in plan.contacts:
             contact = contact_service.build(plan.customer.id, data, state.contact_definitions)
             contact.is_primary = data.is_primary
             contacts.append((plan, contact))
-    session.add_all([c for _, c in contacts])
-    await session.flush()
+    await insert_new(session, [c for _, c in contacts])
     events: list[DomainEvent] = []
     for plan in plans:
         customer = plan.customer

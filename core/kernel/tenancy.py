@@ -15,6 +15,7 @@ with ``.execution_options(all_tenants=True)``; on PostgreSQL, RLS still applies 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
 from sqlalchemy.sql.util import find_tables
 
 from core.kernel.models import TenantOwned
@@ -87,9 +89,17 @@ class TenantSession(Session):
     """The session class of every ``AsyncSession`` Huike opens."""
 
 
-def _touches_tenant_owned_tables(statement: Any) -> bool:
-    # Walk the statement rather than trusting ``all_mappers``, which misses entities that
-    # appear only in FROM (``select(func.count()).select_from(Model)``).
+def _touches_tenant_owned_tables(state: ORMExecuteState) -> bool:
+    # A tenant-owned entity among the statement's mappers settles it without walking the
+    # statement (the walk costs more than compiling a cached query); the first mapper is the
+    # cheapest to ask. Otherwise walk it: ``all_mappers`` misses entities that appear only in
+    # FROM (``select(func.count()).select_from(Model)``).
+    first = state.bind_mapper
+    if first is not None and issubclass(first.class_, TenantOwned):
+        return True
+    if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
+        return True
+    statement: Any = state.statement
     tables = find_tables(
         statement,
         check_columns=True,
@@ -107,15 +117,19 @@ def _filter_to_current_tenant(state: ORMExecuteState) -> None:
         return
     if state.execution_options.get("all_tenants"):
         return
-    if not _touches_tenant_owned_tables(state.statement):
+    if not _touches_tenant_owned_tables(state):
         return
-    tenant_id = current_tenant_id()
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantOwned,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
-        )
+    state.statement = state.statement.options(_tenant_criteria(current_tenant_id()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tenant_id: uuid.UUID) -> LoaderCriteriaOption:
+    """The option that filters every tenant-owned entity to ``tenant_id`` (one per tenant:
+    options are immutable, and building one costs as much as a short query's compile lookup)."""
+    return with_loader_criteria(
+        TenantOwned,
+        lambda cls: cls.tenant_id == tenant_id,
+        include_aliases=True,
     )
 
 

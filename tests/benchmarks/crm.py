@@ -4,7 +4,9 @@ Measures the customer list with a filter and the search by phone, through the wh
 (ASGI in-process: token, scope, query, decryption, masking, JSON) for the big tenant and a
 small one, against a baseline measured in the same run: the very SQL the API issued, captured
 from the engine and replayed directly through the driver on one connection (asyncpg on
-PostgreSQL, with the tenant set for RLS like the API's).
+PostgreSQL, with the tenant set for RLS like the API's): the list's own statement, and every
+statement of the request in its transactions. ``GET /healthz`` through the same client shows
+what the HTTP stack alone costs (no credential, no database).
 
 `make bench-crm` (PostgreSQL: set HUIKE_BENCH_DATABASE_URL and HUIKE_BENCH_MIGRATION_DATABASE_URL;
 on SQLite the big tenant defaults to 20,000 customers). HUIKE_BENCH_BIG_TENANT,
@@ -35,6 +37,7 @@ from core.crypto.codec import Place, blind_index, encrypt
 from core.crypto.keyring import KeyPair, open_database, session_keys
 from core.customers.models import Customer
 from core.kernel.database import Database
+from core.kernel.heap import freeze_startup_objects
 from core.kernel.ids import new_id
 from core.kernel.migrate import upgrade
 from core.kernel.settings import Settings
@@ -324,6 +327,9 @@ async def main() -> None:
                 )
                 tenants.append((tenant_id, headers))
             print(f"seeded in {time.perf_counter() - seeded:.0f} s\n")
+            freeze_startup_objects()  # as `huike serve` does before it serves
+            floor = await _measure(ROUNDS, lambda: client.get("/healthz"))
+            print(floor.line("GET /healthz (the in-process HTTP stack alone)") + "\n")
             for name, (tenant_id, headers), size in (("big", tenants[0], BIG), ("small", tenants[1], SMALL)):
                 print(f"{name} tenant ({size:,} customers)")
                 await _compare(
