@@ -9,13 +9,21 @@ message (which may be logged or shown to a tenant admin).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
 
-__all__ = ["DEFAULT_TIMEOUT_SECONDS", "IntegrationError", "request_json", "truncate_utf8"]
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "IntegrationError",
+    "RobotResult",
+    "request_json",
+    "robot_result",
+    "truncate_utf8",
+]
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
@@ -105,3 +113,34 @@ def truncate_utf8(text: str, limit: int, ellipsis: str = "…") -> str:
         return text
     room = limit - len(ellipsis.encode())
     return text.encode()[: max(room, 0)].decode("utf-8", errors="ignore") + ellipsis
+
+
+@dataclass(frozen=True, slots=True)
+class RobotResult:
+    """A chat robot's answer (企业微信 and 钉钉 answer alike)."""
+
+    errcode: int
+    errmsg: str
+
+
+def robot_result(
+    service: str,
+    status: int,
+    body: Mapping[str, Any],
+    error: type[IntegrationError],
+    retryable: Collection[int],
+) -> RobotResult:
+    """The ``{"errcode", "errmsg"}`` answer of a chat robot, or ``error`` when it refused."""
+    errcode = body.get("errcode")
+    errmsg = str(body.get("errmsg", ""))
+    if not isinstance(errcode, int):
+        raise error(
+            service,
+            f"http_{status}",
+            "the answer has no errcode",
+            status_code=status,
+            retryable=status >= 500,
+        )
+    if errcode != 0:
+        raise error(service, str(errcode), errmsg, status_code=status, retryable=errcode in retryable)
+    return RobotResult(errcode=errcode, errmsg=errmsg)

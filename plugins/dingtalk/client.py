@@ -24,11 +24,17 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from plugins.integration import DEFAULT_TIMEOUT_SECONDS, IntegrationError, request_json, truncate_utf8
+from plugins.integration import (
+    DEFAULT_TIMEOUT_SECONDS,
+    IntegrationError,
+    RobotResult,
+    request_json,
+    robot_result,
+    truncate_utf8,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "DingTalkError", "DingTalkRobot", "RobotResult", "sign"]
 
@@ -42,12 +48,6 @@ RETRYABLE = frozenset({-1, 130101, 130102})
 
 class DingTalkError(IntegrationError):
     """The robot refused the message, or could not be reached."""
-
-
-@dataclass(frozen=True, slots=True)
-class RobotResult:
-    errcode: int
-    errmsg: str
 
 
 def sign(secret: str, timestamp_ms: int) -> str:
@@ -131,18 +131,4 @@ class DingTalkRobot:
             timeout_seconds=self.timeout_seconds,
             error=DingTalkError,
         )
-        errcode = body.get("errcode")
-        errmsg = str(body.get("errmsg", ""))
-        if not isinstance(errcode, int):
-            raise DingTalkError(
-                SERVICE,
-                f"http_{status}",
-                "the answer has no errcode",
-                status_code=status,
-                retryable=status >= 500,
-            )
-        if errcode != 0:
-            raise DingTalkError(
-                SERVICE, str(errcode), errmsg, status_code=status, retryable=errcode in RETRYABLE
-            )
-        return RobotResult(errcode=errcode, errmsg=errmsg)
+        return robot_result(SERVICE, status, body, DingTalkError, RETRYABLE)

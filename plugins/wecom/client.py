@@ -13,11 +13,17 @@ and the answer is ``{"errcode": 0, "errmsg": "ok"}``; any other ``errcode`` is a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from plugins.integration import DEFAULT_TIMEOUT_SECONDS, IntegrationError, request_json, truncate_utf8
+from plugins.integration import (
+    DEFAULT_TIMEOUT_SECONDS,
+    IntegrationError,
+    RobotResult,
+    request_json,
+    robot_result,
+    truncate_utf8,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -39,12 +45,6 @@ RETRYABLE = frozenset({-1, 45009, 45033})
 
 class WeComError(IntegrationError):
     """The robot refused the message, or could not be reached."""
-
-
-@dataclass(frozen=True, slots=True)
-class RobotResult:
-    errcode: int
-    errmsg: str
 
 
 class WeComRobot:
@@ -94,18 +94,4 @@ class WeComRobot:
             timeout_seconds=self.timeout_seconds,
             error=WeComError,
         )
-        errcode = body.get("errcode")
-        errmsg = str(body.get("errmsg", ""))
-        if not isinstance(errcode, int):
-            raise WeComError(
-                SERVICE,
-                f"http_{status}",
-                "the answer has no errcode",
-                status_code=status,
-                retryable=status >= 500,
-            )
-        if errcode != 0:
-            raise WeComError(
-                SERVICE, str(errcode), errmsg, status_code=status, retryable=errcode in RETRYABLE
-            )
-        return RobotResult(errcode=errcode, errmsg=errmsg)
+        return robot_result(SERVICE, status, body, WeComError, RETRYABLE)

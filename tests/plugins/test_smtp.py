@@ -8,30 +8,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
 from frontend_api.app import create_app
+from tests.core.mail import test_smtp as mail_tests
 from tests.core.mail.test_smtp import Inbox, _free_port
 from tests.frontend_api.test_customers import _raw
 from tests.frontend_api.test_invitations import _invite
 from tests.helpers import signup, unique_email
 
 SMTP = "/api/v1/tenant/plugins/smtp"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler = Inbox()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+inbox = mail_tests.inbox
 
 
 @pytest.fixture
