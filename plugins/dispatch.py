@@ -180,7 +180,8 @@ class PluginChecker:
         session_info[CHECKER] = self
 
     async def __call__(self, session: AsyncSession, checkpoint: str, **subject: object) -> None:
-        if not self.host.names:
+        # No installed plugin checks this: no query for the tenant's enabled plugins.
+        if not self.host.has_implementations(checkpoint):
             return
         dispatch = await TenantDispatch.open(self.host, session)
         for impl in dispatch.implementations(checkpoint):

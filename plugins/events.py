@@ -31,11 +31,9 @@ from core.security.models import Membership, MembershipRole, Role, User
 from plugins.dispatch import TenantDispatch, call, sync_subscription
 from plugins.manager import PluginHost
 from plugins.models import PluginSubscription, TenantPlugin
+from plugins.permissions import MANAGE
 
-__all__ = ["MANAGE_PERMISSION", "audience_filter", "handler_name", "plugin_handlers"]
-
-#: Who is told when a plugin is paused.
-MANAGE_PERMISSION = "plugins.manage"
+__all__ = ["audience_filter", "handler_name", "plugin_handlers"]
 
 
 def handler_name(plugin: str, event_name: str) -> str:
@@ -127,7 +125,7 @@ async def _tell_admins(
     )
     told: set[uuid.UUID] = set()
     for user, grants in admins:
-        if MANAGE_PERMISSION not in (grants or {}) or user.id in told:
+        if MANAGE not in (grants or {}) or user.id in told:
             continue
         told.add(user.id)
         message = render_message(

@@ -116,6 +116,15 @@ async def _row(session: AsyncSession, name: str, *, lock: bool = False) -> Tenan
     return row
 
 
+async def _enabled_row(session: AsyncSession, name: str, expected_version: int | None) -> TenantPlugin:
+    """The tenant's row of an enabled plugin, locked, at the version the client saw."""
+    row = await _row(session, name, lock=True)
+    if row is None or not row.enabled:
+        raise NotFound("The plugin is not enabled for this account.", code="plugin_not_enabled")
+    ensure_version(row, expected_version)
+    return row
+
+
 async def list_plugins(session: AsyncSession, host: PluginHost, policy: PluginPolicy) -> list[PluginView]:
     rows = {row.name: row for row in await session.scalars(select(TenantPlugin))}
     tenant_id = current_tenant_id()
@@ -168,10 +177,7 @@ async def configure(
     expected_version: int | None = None,
 ) -> PluginView:
     info = _info(host, name)
-    row = await _row(session, name, lock=True)
-    if row is None:
-        raise NotFound(f"Enable the plugin {name!r} before configuring it.", code="plugin_not_enabled")
-    ensure_version(row, expected_version)
+    row = await _enabled_row(session, name, expected_version)
     plugin_config.store(info, row, plugin_config.validate(info, plugin_config.merge(info, row, data.config)))
     await session.flush()
     await sync_subscription(session, row)
@@ -184,10 +190,7 @@ async def disable(
     """Stop calling the plugin for this tenant. Its configuration is kept for a later
     enable; its own data stays where the plugin keeps it."""
     info = _info(host, name)
-    row = await _row(session, name, lock=True)
-    if row is None or not row.enabled:
-        raise NotFound(f"The plugin {name!r} is not enabled.", code="plugin_not_enabled")
-    ensure_version(row, expected_version)
+    row = await _enabled_row(session, name, expected_version)
     row.enabled = False
     await session.flush()
     await sync_subscription(session, row)
@@ -198,10 +201,7 @@ async def resume(
     session: AsyncSession, host: PluginHost, name: str, *, expected_version: int | None = None
 ) -> PluginView:
     info = _info(host, name)
-    row = await _row(session, name, lock=True)
-    if row is None or not row.enabled:
-        raise NotFound(f"The plugin {name!r} is not enabled.", code="plugin_not_enabled")
-    ensure_version(row, expected_version)
+    row = await _enabled_row(session, name, expected_version)
     row.paused_at, row.pause_reason, row.consecutive_failures = None, None, 0
     await session.flush()
     await sync_subscription(session, row)

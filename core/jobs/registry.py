@@ -131,6 +131,7 @@ class JobRegistry:
         self.jobs: dict[str, Job[Any]] = {}
         self.handlers: dict[str, Handler[Any]] = {}
         self.periodic: dict[str, Periodic] = {}
+        self._by_event: dict[str, list[Handler[Any]]] = {}
         #: Admits the tenants of handlers with an ``audience``; without one, none are sent.
         self.audience_filter: AudienceFilter | None = None
 
@@ -145,6 +146,7 @@ class JobRegistry:
             if item.name in self.handlers:
                 raise ValueError(f"handler {item.name!r} is declared twice")
             self.handlers[item.name] = item
+            self._by_event.setdefault(item.event_type.name, []).append(item)
 
     def add_periodic(self, periodic: Iterable[Periodic]) -> None:
         for item in periodic:
@@ -155,4 +157,5 @@ class JobRegistry:
             self.periodic[item.name] = item
 
     def handlers_for(self, event_name: str) -> list[Handler[Any]]:
-        return [h for h in self.handlers.values() if h.event_type.name == event_name]
+        # Indexed: the relay asks for every outbox row, and plugins add a handler per event.
+        return list(self._by_event.get(event_name, ()))
