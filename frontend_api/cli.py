@@ -309,10 +309,12 @@ def keys_provision() -> None:
 
 @keys.command("rotate-master")
 def keys_rotate_master() -> None:
-    """Re-wrap every tenant data key under a new master key (rerun to resume)."""
+    """Re-wrap every tenant data key and every app's webhook secret under a new master key
+    (rerun to resume)."""
+    from core.apps.webhook_secrets import rewrap_app_secrets
     from core.crypto.service import rotate_master
 
-    report = _run(_settings(), rotate_master)
+    report = _run(_settings(), lambda db: rotate_master(db, [rewrap_app_secrets]))
     click.echo(
         f"Every tenant key ({report.rewrapped} re-wrapped, {report.tenants} tenant(s)) is now wrapped "
         f"under master key {report.master_key_id}."

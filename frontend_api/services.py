@@ -16,9 +16,11 @@ from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.apps import events as app_events
 from core.apps import jobs as app_jobs
 from core.apps import permissions as app_permissions
+from core.apps.audience import app_audience
 from core.apps.oauth_store import AppOAuth
 from core.apps.scopes import ScopeCatalogue
 from core.apps.tokens import AppTokenPolicy
+from core.apps.webhooks import app_webhook_handlers
 from core.audit import permissions as audit_permissions
 from core.crypto import jobs as crypto_jobs
 from core.crypto.keyring import open_database
@@ -256,6 +258,10 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
         ]
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
+    known = event_types()
+    catalogue = ScopeCatalogue(permission_registry(plugins))
+    registry.add_handlers(app_webhook_handlers(catalogue, [known[name] for name in app_event_names()]))
+    registry.add_audience_filter(app_audience)
     registry.add_periodic(
         [
             *housekeeping.PERIODIC,
@@ -270,8 +276,8 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
         for items in plugins.jobs().values():
             registry.add_jobs([item for item in items if isinstance(item, Job)])
             registry.add_periodic([item for item in items if isinstance(item, Periodic)])
-        registry.add_handlers(plugin_handlers(plugins, settings, event_types().values()))
-        registry.audience_filter = audience_filter
+        registry.add_handlers(plugin_handlers(plugins, settings, known.values()))
+        registry.add_audience_filter(audience_filter)
     return registry
 
 

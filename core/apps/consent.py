@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.apps.audience import mark_installed
 from core.apps.events import AppInstalled
 from core.apps.models import App, AppAuthorizationCode, AppInstallation
 from core.apps.oauth_context import Consent, OAuthContext
@@ -192,5 +193,6 @@ async def _install(
         if installation.granted_scopes != granted:
             installation.granted_scopes = granted
     await session.flush()
+    await mark_installed(session, app.id, installation.tenant_id)
     await record_event(session, AppInstalled(app_id=app.id, installation_id=installation.id, scopes=granted))
     return installation

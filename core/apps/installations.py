@@ -1,9 +1,6 @@
 """Installed apps, as the installing tenant's admin sees them: list, show, uninstall. An
-uninstall revokes every token of the installation at once and voids its unused codes.
-
-Also the seam for webhook delivery: :func:`webhook_subscriptions` says which installed apps
-want an event of the current tenant and where; the signed, retried delivery itself belongs
-to ``core/webhooks``, which calls it.
+uninstall revokes every token of the installation at once, voids its unused codes and stops
+its webhook deliveries (:mod:`core.apps.webhooks`).
 """
 
 from __future__ import annotations
@@ -14,9 +11,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.apps.audience import mark_uninstalled
 from core.apps.events import AppUninstalled
 from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppToken
-from core.apps.schemas import DeveloperView, InstallationView, WebhookSubscription
+from core.apps.schemas import DeveloperView, InstallationView
 from core.apps.scopes import ScopeCatalogue
 from core.apps.tokens import effective_scopes
 from core.events.service import record_event
@@ -25,8 +23,10 @@ from core.kernel.concurrency import ensure_version
 from core.kernel.errors import NotFound
 from core.kernel.models import Tenant
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.webhooks.schemas import Owner
+from core.webhooks.service import disable_owned_endpoints
 
-__all__ = ["get_installation", "list_installations", "uninstall", "webhook_subscriptions"]
+__all__ = ["get_installation", "list_installations", "uninstall"]
 
 
 async def _views(
@@ -115,25 +115,6 @@ async def uninstall(
         )
         .execution_options(synchronize_session=False)
     )
+    await mark_uninstalled(session, installation.app_id, installation.tenant_id)
+    await disable_owned_endpoints(session, Owner.app(installation.id))
     await record_event(session, AppUninstalled(app_id=installation.app_id, installation_id=installation.id))
-
-
-async def webhook_subscriptions(
-    session: AsyncSession, catalogue: ScopeCatalogue, event_name: str
-) -> list[WebhookSubscription]:
-    """The apps installed in the current tenant that chose ``event_name`` and may still
-    receive it (the scopes the business grants cover its domain), with their webhook URL."""
-    rows = await session.execute(
-        select(AppInstallation, App)
-        .join(App, App.id == AppInstallation.app_id)
-        .where(AppInstallation.uninstalled_at.is_(None), App.webhook_url.is_not(None))
-        .order_by(AppInstallation.id)
-    )
-    found = []
-    for installation, app in rows:
-        scopes = effective_scopes(installation.granted_scopes, installation, app)
-        if event_name in app.webhook_events and catalogue.events_allowed(scopes, [event_name]):
-            found.append(
-                WebhookSubscription(app_id=app.id, installation_id=installation.id, url=str(app.webhook_url))
-            )
-    return found

@@ -9,6 +9,9 @@
   (``(tenant_id, id)``, composite foreign keys, RLS). Codes and tokens carry their tenant in
   their text (``hkac_/hkat_/hkrt_<tenant>_<id>_<secret>``), so the server enters the tenant
   before it reads them, exactly as for API keys.
+* ``app_tenants`` is a platform mirror of the active installations (app, tenant), written
+  with every install and uninstall: the relay reads it across tenants to offer an event to
+  the apps webhook handler only when the event's tenant installed an app that wants events.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.kernel.clock import utcnow
@@ -25,7 +36,15 @@ from core.kernel.concurrency import Versioned
 from core.kernel.ids import new_id
 from core.kernel.models import Base, JSONType, TenantOwned
 
-__all__ = ["App", "AppAuthorizationCode", "AppInstallation", "AppToken", "ClientType", "TokenKind"]
+__all__ = [
+    "App",
+    "AppAuthorizationCode",
+    "AppInstallation",
+    "AppTenant",
+    "AppToken",
+    "ClientType",
+    "TokenKind",
+]
 
 
 class ClientType:
@@ -66,6 +85,15 @@ class App(Versioned, Base):
     #: Where the app wants its events delivered (the signed delivery is core/webhooks').
     webhook_url: Mapped[str | None] = mapped_column(String(500))
     webhook_events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    #: The webhook signing secret, wrapped by the platform's master key (it signs deliveries
+    #: in every installing tenant, so no tenant's key may hold it): see core/apps/webhook_secrets.
+    webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary, info={"sensitive": True})
+    webhook_secret_key_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_prefix: Mapped[str | None] = mapped_column(String(16))
+    #: The secret before the last rotation, still signing beside it until the expiry.
+    webhook_previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary, info={"sensitive": True})
+    webhook_previous_secret_key_id: Mapped[str | None] = mapped_column(String(64))
+    webhook_previous_secret_expires_at: Mapped[datetime | None]
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     secret_rotated_at: Mapped[datetime | None]
@@ -148,3 +176,14 @@ class AppToken(TenantOwned, Base):
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppTenant(Base):
+    """An active installation, as the relay sees it: which tenants installed which app."""
+
+    __tablename__ = "app_tenants"
+
+    app_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    tenant_ref: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

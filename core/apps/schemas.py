@@ -71,6 +71,8 @@ class AppView(msgspec.Struct, kw_only=True):
     webhook_events: list[str]
     #: Enough to recognise the secret; not enough to help guess it (None: public client).
     secret_prefix: str | None
+    #: The start of the webhook signing secret, to tell which one a receiver holds.
+    webhook_secret_prefix: str | None
     created_at: datetime
     secret_rotated_at: datetime | None
     version: int
@@ -79,6 +81,22 @@ class AppView(msgspec.Struct, kw_only=True):
 class AppCreated(AppView, kw_only=True):
     #: The client secret (None for a public client). Shown in this answer only.
     client_secret: str | None
+    #: Signs the app's webhook deliveries (``Huike-Signature``). Shown in this answer only.
+    webhook_secret: str
+
+
+class WebhookSecretRotation(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    #: How long the old secret keeps signing beside the new one (0: it stops at once).
+    grace_seconds: Annotated[int, msgspec.Meta(ge=0, le=7 * 24 * 3600)] = 0
+
+
+class WebhookSecretRotated(msgspec.Struct, kw_only=True):
+    #: The new webhook signing secret, shown this once.
+    webhook_secret: str
+    webhook_secret_prefix: str
+    #: Until when the old secret still signs too (None: it stopped at once).
+    previous_secret_expires_at: datetime | None
+    version: int
 
 
 class SecretRotated(msgspec.Struct, kw_only=True):

@@ -6,23 +6,36 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import timedelta
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.models import App, ClientType
-from core.apps.schemas import AppCreate, AppCreated, AppUpdate, AppView, SecretRotated
+from core.apps.schemas import (
+    AppCreate,
+    AppCreated,
+    AppUpdate,
+    AppView,
+    SecretRotated,
+    WebhookSecretRotated,
+    WebhookSecretRotation,
+)
 from core.apps.scopes import ScopeCatalogue
 from core.apps.uris import clean_uri, clean_uris
+from core.apps.webhook_secrets import new_webhook_secret
+from core.crypto.keyring import keyring_of
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Forbidden, Invalid, NotFound, one_of
 from core.kernel.ids import new_id
 from core.kernel.pagination import Page, PageRequest, paginate
+from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
 from core.security.opaque import digest, new_secret
 from core.security.principal import Principal
+from core.webhooks.urls import check_endpoint_url
 
 __all__ = [
     "CLIENT_SECRET_PREFIX",
@@ -31,6 +44,7 @@ __all__ = [
     "get_app",
     "list_apps",
     "rotate_secret",
+    "rotate_webhook_secret",
     "update_app",
 ]
 
@@ -51,6 +65,7 @@ def app_view(app: App) -> AppView:
         webhook_url=app.webhook_url,
         webhook_events=list(app.webhook_events),
         secret_prefix=app.secret_prefix,
+        webhook_secret_prefix=app.webhook_secret_prefix,
         created_at=app.created_at,
         secret_rotated_at=app.secret_rotated_at,
         version=app.version,
@@ -69,6 +84,15 @@ def _clean_name(name: str) -> str:
     if not name:
         raise Invalid("Give the app a name.", field="name", code="required")
     return name
+
+
+def _clean_webhook_url(settings: Settings, url: str | None) -> str | None:
+    # The same rule as a business's own endpoints: the platform's workers make the call.
+    if url is None:
+        return None
+    return check_endpoint_url(
+        clean_uri(url, "webhook_url"), allow_private=settings.webhook_allow_private_urls, field="webhook_url"
+    )
 
 
 def _clean_events(
@@ -95,16 +119,18 @@ def _clean_events(
 
 async def create_app(
     session: AsyncSession,
+    settings: Settings,
     catalogue: ScopeCatalogue,
     known_events: Collection[str],
     principal: Principal,
     command: AppCreate,
 ) -> AppCreated:
-    """Register an app owned by the current tenant; the answer holds its secret, once."""
+    """Register an app owned by the current tenant; the answer holds its client secret and its
+    webhook signing secret, once."""
     if principal.user_id is None:
         raise Forbidden("Only a person can register apps.", code="not_a_person")
     scopes = catalogue.validate(command.scopes, "scopes")
-    webhook_url = None if command.webhook_url is None else clean_uri(command.webhook_url, "webhook_url")
+    webhook_url = _clean_webhook_url(settings, command.webhook_url)
     app_id = new_id()
     app = App(
         id=app_id,
@@ -123,9 +149,12 @@ async def create_app(
         created_by=principal.user_id,
     )
     secret = _new_secret(app) if app.client_type == ClientType.CONFIDENTIAL else None
+    webhook_secret = new_webhook_secret(keyring_of(session.sync_session).provider, app)
     session.add(app)
     await session.flush()
-    return AppCreated(**msgspec.structs.asdict(app_view(app)), client_secret=secret)
+    return AppCreated(
+        **msgspec.structs.asdict(app_view(app)), client_secret=secret, webhook_secret=webhook_secret
+    )
 
 
 async def list_apps(session: AsyncSession, page: PageRequest) -> Page[AppView]:
@@ -150,6 +179,7 @@ async def get_app(session: AsyncSession, app_id: uuid.UUID) -> AppView:
 
 async def update_app(
     session: AsyncSession,
+    settings: Settings,
     catalogue: ScopeCatalogue,
     known_events: Collection[str],
     app_id: uuid.UUID,
@@ -176,7 +206,7 @@ async def update_app(
         scopes = catalogue.validate(change.scopes, "scopes")
     url = app.webhook_url
     if not isinstance(change.webhook_url, msgspec.UnsetType):
-        url = None if change.webhook_url is None else clean_uri(change.webhook_url, "webhook_url")
+        url = _clean_webhook_url(settings, change.webhook_url)
     events = list(app.webhook_events) if url is not None else []
     if not isinstance(change.webhook_events, msgspec.UnsetType):
         events = change.webhook_events
@@ -205,5 +235,29 @@ async def rotate_secret(
         client_id=app.client_id,
         client_secret=secret,
         secret_prefix=app.secret_prefix or "",
+        version=app.version,
+    )
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession,
+    app_id: uuid.UUID,
+    rotation: WebhookSecretRotation | None = None,
+    *,
+    expected_version: int | None = None,
+) -> WebhookSecretRotated:
+    """Give the app a new webhook signing secret, shown in this answer only. With
+    ``grace_seconds`` the old one keeps signing beside it until then, in every installation."""
+    grace = (rotation or WebhookSecretRotation()).grace_seconds
+    app = await _own_app(session, app_id, lock=True)
+    ensure_version(app, expected_version)
+    secret = new_webhook_secret(
+        keyring_of(session.sync_session).provider, app, grace=timedelta(seconds=grace)
+    )
+    await session.flush()
+    return WebhookSecretRotated(
+        webhook_secret=secret,
+        webhook_secret_prefix=app.webhook_secret_prefix or "",
+        previous_secret_expires_at=app.webhook_previous_secret_expires_at,
         version=app.version,
     )

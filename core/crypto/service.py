@@ -8,7 +8,7 @@ continues where the last one stopped.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, delete, func, select, update
@@ -18,6 +18,7 @@ from sqlalchemy.orm import attributes
 from core.crypto.fields import encrypted_fields, encrypted_models
 from core.crypto.keyring import forget_session_keys, keyring_of
 from core.crypto.models import KeyRotation, KeyStatus, TenantKey
+from core.crypto.providers import KeyProvider
 from core.crypto.schemas import MasterRotationReport, ShredReport, TenantRotationProgress
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
@@ -26,6 +27,7 @@ from core.kernel.models import Tenant
 from core.kernel.tenancy import current_tenant_id, tenant_context
 
 __all__ = [
+    "PlatformRewrap",
     "key_status",
     "provision_missing_keys",
     "provision_tenant_keys",
@@ -65,9 +67,16 @@ async def provision_missing_keys(db: Database) -> int:
     return created
 
 
-async def rotate_master(db: Database) -> MasterRotationReport:
-    """Re-wrap every tenant key under a new master key; the old one stays readable until all
-    are done. Rerunning after an interruption continues."""
+#: Re-wraps platform secrets wrapped by the master key directly (not through a tenant key),
+#: such as apps' webhook secrets: ``(db, provider, new master key id) -> how many changed``.
+PlatformRewrap = Callable[[Database, KeyProvider, str], Awaitable[int]]
+
+
+async def rotate_master(
+    db: Database, platform_secrets: Sequence[PlatformRewrap] = ()
+) -> MasterRotationReport:
+    """Re-wrap every tenant key, and each of ``platform_secrets``, under a new master key; the
+    old one stays readable until all are done. Rerunning after an interruption continues."""
     async with db.sessions() as probe:
         keyring = keyring_of(probe.sync_session)
     master_key_id = keyring.provider.begin_rotation()
@@ -77,6 +86,7 @@ async def rotate_master(db: Database) -> MasterRotationReport:
         # over a fresh list until a pass finds nothing left under an old master key.
         tenants = await _tenant_ids(db)
         done = sum([await _rewrap_tenant(db, tenant_id, master_key_id) for tenant_id in tenants])
+        done += sum([await rewrap(db, keyring.provider, master_key_id) for rewrap in platform_secrets])
         rewrapped += done
         if done == 0:
             retired = keyring.provider.finish_rotation()

@@ -132,8 +132,9 @@ class JobRegistry:
         self.handlers: dict[str, Handler[Any]] = {}
         self.periodic: dict[str, Periodic] = {}
         self._by_event: dict[str, list[Handler[Any]]] = {}
-        #: Admits the tenants of handlers with an ``audience``; without one, none are sent.
-        self.audience_filter: AudienceFilter | None = None
+        #: Admit the tenants of handlers with an ``audience`` (each filter answers for its
+        #: own audiences); an audience no filter admits is sent nothing.
+        self.audience_filters: list[AudienceFilter] = []
 
     def add_jobs(self, jobs: Iterable[Job[Any]]) -> None:
         for item in jobs:
@@ -155,6 +156,16 @@ class JobRegistry:
             if self.jobs.get(item.name) is not item.job:
                 self.add_jobs([item.job])
             self.periodic[item.name] = item
+
+    def add_audience_filter(self, admit: AudienceFilter) -> None:
+        self.audience_filters.append(admit)
+
+    async def admitted(self, session: AsyncSession, tenant_ids: set[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+        """The (tenant, audience) pairs every filter admits among ``tenant_ids``."""
+        pairs: set[tuple[uuid.UUID, str]] = set()
+        for admit in self.audience_filters:
+            pairs |= await admit(session, tenant_ids)
+        return pairs
 
     def handlers_for(self, event_name: str) -> list[Handler[Any]]:
         # Indexed: the relay asks for every outbox row, and plugins add a handler per event.

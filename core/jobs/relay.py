@@ -88,11 +88,10 @@ class Relay:
     ) -> set[tuple[uuid.UUID, str]]:
         """The (tenant, audience) pairs admitted for this batch's events: one query for the
         batch, and none when no handler has an audience."""
-        admit = self.registry.audience_filter
-        if admit is None or not any(h.audience for h in self.registry.handlers.values()):
+        if not self.registry.audience_filters or not any(h.audience for h in self.registry.handlers.values()):
             return set()
         tenants = {row.tenant_ref for row in rows if row.kind == OutboxKind.EVENT and row.tenant_ref}
-        return await admit(session, tenants) if tenants else set()
+        return await self.registry.admitted(session, tenants) if tenants else set()
 
     def _messages_for(
         self, row: OutboxMessage, session: AsyncSession, admitted: set[tuple[uuid.UUID, str]]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -71,6 +72,16 @@ class WebhookEndpoint(Versioned, TenantOwned, Base):
     __tablename__ = "webhook_endpoints"
     __table_args__ = (
         Index("ix_webhook_endpoints_tenant_id_owner", "tenant_id", "owner_kind", "owner_ref"),
+        # An owner other than the tenant (an app's installation) has one endpoint.
+        Index(
+            "uq_webhook_endpoints_tenant_id_owner",
+            "tenant_id",
+            "owner_kind",
+            "owner_ref",
+            unique=True,
+            sqlite_where=text("owner_ref IS NOT NULL"),
+            postgresql_where=text("owner_ref IS NOT NULL"),
+        ),
         CheckConstraint("owner_kind IN ('tenant', 'app')", name="owner_kind"),
         CheckConstraint(
             "(owner_kind = 'tenant' AND owner_ref IS NULL)"

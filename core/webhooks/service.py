@@ -56,6 +56,7 @@ __all__ = [
     "PING_EVENT",
     "create_endpoint",
     "delete_endpoint",
+    "disable_owned_endpoints",
     "enqueue_deliveries",
     "get_delivery",
     "get_endpoint",
@@ -64,6 +65,7 @@ __all__ = [
     "ping_endpoint",
     "replay_delivery",
     "rotate_secret",
+    "sync_owned_endpoint",
     "update_endpoint",
 ]
 
@@ -212,6 +214,52 @@ async def delete_endpoint(
         )
     )
     await session.delete(endpoint)
+    await session.flush()
+
+
+async def sync_owned_endpoint(
+    session: AsyncSession,
+    owner: Owner,
+    *,
+    url: str,
+    events: list[str],
+    secret: str,
+    previous_secret: str | None = None,
+    previous_secret_expires_at: datetime | None = None,
+) -> uuid.UUID:
+    """The one endpoint of an ``owner`` whose configuration is kept elsewhere (an installed
+    app's: its registration holds the URL, the events and the signing secrets), created the
+    first time and brought in step when that configuration changed. The URL was checked when
+    it was registered. The caller serialises calls for one owner (it locks the owner's row)."""
+    if owner.ref is None:
+        raise ValueError("only an owner other than the tenant has a synchronised endpoint")
+    endpoint = await session.scalar(select(WebhookEndpoint).where(_owned_by(owner)))
+    if endpoint is None:
+        endpoint = WebhookEndpoint(owner_kind=owner.kind, owner_ref=owner.ref, url=url, events=events)
+        session.add(endpoint)
+    wanted = {
+        "url": url,
+        "events": events,
+        "enabled": True,
+        "secret": secret,
+        "previous_secret": previous_secret,
+        "previous_secret_expires_at": previous_secret_expires_at,
+    }
+    for key, value in wanted.items():
+        if getattr(endpoint, key, None) != value:
+            setattr(endpoint, key, value)
+    await session.flush()
+    return endpoint.id
+
+
+async def disable_owned_endpoints(session: AsyncSession, owner: Owner) -> None:
+    """Stop sending to ``owner``'s endpoints (an app uninstalled): their open deliveries end
+    ``dead`` at their next attempt; the delivery log stays readable."""
+    endpoints = await session.scalars(
+        select(WebhookEndpoint).where(_owned_by(owner), WebhookEndpoint.enabled.is_(True)).with_for_update()
+    )
+    for endpoint in endpoints:
+        endpoint.enabled = False
     await session.flush()
 
 

@@ -19,6 +19,8 @@ from core.apps.schemas import (
     InstallationView,
     ScopeView,
     SecretRotated,
+    WebhookSecretRotated,
+    WebhookSecretRotation,
 )
 from core.kernel.pagination import Page
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
@@ -45,7 +47,9 @@ class AppController(Controller):
     async def create(
         self, session: SessionDep, services: ServicesDep, principal: PrincipalDep, data: JSONBody[AppCreate]
     ) -> AppCreated:
-        return await service.create_app(session, services.scopes, services.app_events, principal, data)
+        return await service.create_app(
+            session, services.settings, services.scopes, services.app_events, principal, data
+        )
 
     @get("/", permission=DEVELOP, summary="List the apps this business registered")
     async def list_apps(self, session: SessionDep, page: PageDep) -> Page[AppView]:
@@ -67,6 +71,7 @@ class AppController(Controller):
         return etagged(
             await service.update_app(
                 session,
+                services.settings,
                 services.scopes,
                 services.app_events,
                 app_id,
@@ -86,6 +91,23 @@ class AppController(Controller):
         self, session: SessionDep, app_id: FromPath[uuid.UUID], if_match: IfMatchDep
     ) -> SecretRotated:
         return await service.rotate_secret(session, app_id, expected_version=if_match.version())
+
+    @post(
+        "/{app_id:uuid}/rotate-webhook-secret",
+        permission=DEVELOP,
+        idempotency=False,
+        status_code=200,
+        summary="Give the app a new webhook signing secret (shown once; the old one may sign "
+        "beside it for grace_seconds)",
+    )
+    async def rotate_webhook_secret(
+        self,
+        session: SessionDep,
+        app_id: FromPath[uuid.UUID],
+        if_match: IfMatchDep,
+        data: JSONBody[WebhookSecretRotation | None] = None,
+    ) -> WebhookSecretRotated:
+        return await service.rotate_webhook_secret(session, app_id, data, expected_version=if_match.version())
 
 
 class AppInstallationController(Controller):

@@ -606,6 +606,7 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/apps"): APPS_AUDIT,
     ("patch", "/api/v1/apps/{app_id}"): APPS_AUDIT,
     ("post", "/api/v1/apps/{app_id}/rotate-secret"): APPS_AUDIT,
+    ("post", "/api/v1/apps/{app_id}/rotate-webhook-secret"): APPS_AUDIT,
     ("delete", "/api/v1/app-installations/{installation_id}"): APPS_AUDIT,
     ("post", "/oauth/authorize"): APPS_AUDIT,
     ("post", "/oauth/revoke"): APPS_AUDIT,

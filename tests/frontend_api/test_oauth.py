@@ -709,16 +709,21 @@ def test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor(client: 
             assert secret not in str(entry)
     client.patch(f"/api/v1/apps/{app['id']}", json={"name": "Sync Pro 2"}, headers=dev["headers"])
     rotated = client.post(f"/api/v1/apps/{app['id']}/rotate-secret", headers=dev["headers"]).json()
+    webhook = client.post(f"/api/v1/apps/{app['id']}/rotate-webhook-secret", headers=dev["headers"]).json()
     developer_log = client.get("/api/v1/audit", params={"limit": "200"}, headers=dev["headers"]).json()[
         "items"
     ]
     changes = [e for e in developer_log if e["entity_type"] == "apps" and e["entity_id"] == app["id"]]
-    assert [e["action"] for e in changes] == ["create", "update", "update"]
+    assert [e["action"] for e in changes] == ["create", "update", "update", "update"]
     assert changes[0]["changes"]["after"]["client_secret_hash"] == "[redacted]"
+    assert changes[0]["changes"]["after"]["webhook_secret"] == "[redacted]"
+    assert changes[3]["changes"]["after"]["webhook_secret"] == "[redacted]"
     assert changes[1]["changes"]["after"] == {"name": "Sync Pro 2"}
     assert changes[2]["changes"]["after"]["client_secret_hash"] == "[redacted]"
     assert {e["actor_id"] for e in changes} == {_me(client, dev)}
     assert rotated["client_secret"] not in str(developer_log)
+    for secret in (app["webhook_secret"], webhook["webhook_secret"]):
+        assert secret not in str(developer_log)
 
 
 def test_the_metadata_document_describes_the_server(client: TestClient[Any]) -> None:

@@ -4,7 +4,6 @@ routes and sends nothing."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,12 +13,10 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
-from core.kernel.tenancy import tenant_context
-from core.webhooks.jobs import wake_due_deliveries
 from core.webhooks.signing import verify
-from frontend_api.app import create_app
 from tests.helpers import signup
 from tests.http_server import HTTPServer, Reply, running
+from tests.webhook_helpers import drain, retry_due, webhook_client
 
 API = "/api/v1/plugins/webhooks"
 
@@ -32,33 +29,8 @@ def receiver() -> Iterator[HTTPServer]:
 
 @pytest.fixture
 def jobs_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
-    fast = dataclasses.replace(
-        settings,
-        background_jobs=True,
-        webhook_allow_private_urls=True,
-        webhook_retry_schedule=("0s",),
-        webhook_max_attempts=2,
-        webhook_timeout_ms=2000,
-    )
-    with TestClient(create_app(fast), raise_server_exceptions=False) as client:
+    with webhook_client(settings) as client:
         yield client
-
-
-def _drain(client: TestClient[Litestar]) -> None:
-    client.blocking_portal.call(client.app.state.jobs.drain)
-
-
-def _retry_due(client: TestClient[Litestar]) -> None:
-    """What the 15-second sweeper does: attempt the deliveries whose retry is due."""
-    services = client.app.state.services
-
-    async def wake() -> None:
-        with tenant_context(None):
-            async with services.db.transaction() as session:
-                await wake_due_deliveries(session, services.settings)
-        await client.app.state.jobs.drain()
-
-    client.blocking_portal.call(wake)
 
 
 def _enable(client: TestClient[Any], headers: dict[str, str]) -> None:
@@ -85,7 +57,7 @@ def test_an_enabled_business_gets_its_events_signed_at_its_endpoint(
         "/api/v1/customers", headers=acme["headers"], json={"kind": "company", "name": "Globex"}
     )
     client.post("/api/v1/customers", headers=other["headers"], json={"kind": "company", "name": "Initech"})
-    _drain(client)
+    drain(client)
     [request] = receiver.requests_to("/hooks")
     assert request.header("Huike-Event") == "customers.created"
     assert verify(secret, request.header("Huike-Signature") or "", request.body)
@@ -111,16 +83,16 @@ def test_a_failed_delivery_is_logged_with_its_code_and_replayed(
         f"{API}/endpoints", headers=acme["headers"], json={"url": receiver.url("/hooks"), "events": ["*"]}
     ).json()
     client.post("/api/v1/customers", headers=acme["headers"], json={"kind": "company", "name": "Globex"})
-    _drain(client)
-    _retry_due(client)
+    drain(client)
+    retry_due(client)
     [delivery] = client.get(f"{API}/deliveries", headers=acme["headers"]).json()["items"]
     assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == ("dead", 2, 503)
     detail = client.get(f"{API}/deliveries/{delivery['id']}", headers=acme["headers"]).json()
     assert [a["status_code"] for a in detail["attempt_log"]] == [500, 503]
     replayed = client.post(f"{API}/deliveries/{delivery['id']}/replay", headers=acme["headers"])
     assert replayed.status_code == 202, replayed.text
-    _drain(client)
-    _retry_due(client)
+    drain(client)
+    retry_due(client)
     again = client.get(f"{API}/deliveries/{delivery['id']}", headers=acme["headers"]).json()
     assert (again["status"], again["last_status_code"]) == ("succeeded", 200)
     assert len({r.header("Huike-Delivery") for r in receiver.requests_to("/hooks")}) == 1

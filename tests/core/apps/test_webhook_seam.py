@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from core.apps.installations import webhook_subscriptions
+from core.apps.webhooks import webhook_subscriptions
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context

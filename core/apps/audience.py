@@ -1,0 +1,45 @@
+"""Which tenants the apps' webhook handlers hear: the platform mirror ``app_tenants`` of the
+active installations, kept in step with every install and uninstall (in the installing
+tenant's transaction), and the relay's audience filter over it. A tenant with no installed
+app that wants events costs the relay nothing more."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.apps.models import App, AppTenant
+from core.kernel.upsert import insert_for
+
+__all__ = ["AUDIENCE", "app_audience", "mark_installed", "mark_uninstalled"]
+
+#: The audience of the apps' webhook handlers (``Handler.audience``).
+AUDIENCE = "apps"
+
+
+async def mark_installed(session: AsyncSession, app_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    await session.execute(
+        insert_for(session, AppTenant)
+        .values(app_id=app_id, tenant_ref=tenant_id)
+        .on_conflict_do_nothing(index_elements=["app_id", "tenant_ref"])
+    )
+
+
+async def mark_uninstalled(session: AsyncSession, app_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+    await session.execute(
+        delete(AppTenant).where(AppTenant.app_id == app_id, AppTenant.tenant_ref == tenant_id)
+    )
+
+
+async def app_audience(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> set[tuple[uuid.UUID, str]]:
+    """The relay's filter: the tenants among ``tenant_ids`` with an app installed that has a
+    webhook URL and events."""
+    rows = await session.scalars(
+        select(AppTenant.tenant_ref)
+        .join(App, App.id == AppTenant.app_id)
+        .where(AppTenant.tenant_ref.in_(tenant_ids), App.webhook_url.is_not(None))
+        .distinct()
+    )
+    return {(tenant, AUDIENCE) for tenant in rows}
