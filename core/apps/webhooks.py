@@ -28,14 +28,30 @@ from core.crypto.keyring import keyring_of
 from core.events.schemas import DomainEvent
 from core.jobs.context import JobContext
 from core.jobs.registry import Handler
+from core.kernel.errors import NotFound
 from core.webhooks.schemas import Owner
 from core.webhooks.service import enqueue_deliveries, sync_owned_endpoint
 
-__all__ = ["app_webhook_handlers", "deliver_to_apps", "handler_name", "webhook_subscriptions"]
+__all__ = [
+    "app_webhook_handlers",
+    "deliver_to_apps",
+    "handler_name",
+    "installation_owner",
+    "webhook_subscriptions",
+]
 
 
 def handler_name(event_name: str) -> str:
     return f"apps.webhooks.{event_name}"
+
+
+async def installation_owner(session: AsyncSession, installation_id: uuid.UUID) -> Owner:
+    """The owner of an installation's deliveries, for the business's delivery log of its
+    apps (uninstalled ones included); another tenant's installation is "not found"."""
+    found = await session.scalar(select(AppInstallation.id).where(AppInstallation.id == installation_id))
+    if found is None:
+        raise NotFound()
+    return Owner.app(installation_id)
 
 
 async def _subscribed(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.apps import installations, service
 from core.apps.permissions import DEVELOP, INSTALL
@@ -22,7 +22,10 @@ from core.apps.schemas import (
     WebhookSecretRotated,
     WebhookSecretRotation,
 )
+from core.apps.webhooks import installation_owner
 from core.kernel.pagination import Page
+from core.webhooks import service as webhooks
+from core.webhooks.schemas import DeliveryDetail, DeliveryFilter, DeliveryView
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
 
@@ -137,3 +140,44 @@ class AppInstallationController(Controller):
         self, session: SessionDep, installation_id: FromPath[uuid.UUID], if_match: IfMatchDep
     ) -> None:
         await installations.uninstall(session, installation_id, expected_version=if_match.version())
+
+    @get(
+        "/{installation_id:uuid}/deliveries",
+        permission=INSTALL,
+        summary="The webhook deliveries this business sent the app, with each last response",
+    )
+    async def list_deliveries(
+        self,
+        session: SessionDep,
+        page: PageDep,
+        installation_id: FromPath[uuid.UUID],
+        status: FromQuery[str | None] = None,
+        event_name: FromQuery[str | None] = None,
+        event_id: FromQuery[uuid.UUID | None] = None,
+    ) -> Page[DeliveryView]:
+        owner = await installation_owner(session, installation_id)
+        filters = DeliveryFilter(status=status, event_name=event_name, event_id=event_id)
+        return await webhooks.list_deliveries(session, page, filters, owner=owner)
+
+    @get(
+        "/{installation_id:uuid}/deliveries/{delivery_id:uuid}",
+        permission=INSTALL,
+        summary="A webhook delivery to the app: its body and every attempt",
+    )
+    async def show_delivery(
+        self, session: SessionDep, installation_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
+    ) -> DeliveryDetail:
+        owner = await installation_owner(session, installation_id)
+        return await webhooks.get_delivery(session, delivery_id, owner=owner)
+
+    @post(
+        "/{installation_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        permission=INSTALL,
+        status_code=202,
+        summary="Send a webhook delivery to the app again (same body and Huike-Delivery id)",
+    )
+    async def replay_delivery(
+        self, session: SessionDep, installation_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID]
+    ) -> Response[DeliveryView]:
+        owner = await installation_owner(session, installation_id)
+        return Response(await webhooks.replay_delivery(session, delivery_id, owner=owner), status_code=202)

@@ -99,6 +99,43 @@ def test_a_failed_app_delivery_is_retried(jobs_client: TestClient[Litestar], rec
     assert first.body == second.body
 
 
+def test_the_business_reads_its_apps_delivery_log_and_replays_a_delivery(
+    jobs_client: TestClient[Litestar], receiver: HTTPServer
+) -> None:
+    client = jobs_client
+    _, app = _app_with_hook(client, receiver)
+    receiver.script("/app-hooks", [Reply(status=500), Reply(status=502), Reply(status=200)])
+    a, b = signup(client, "Tenant A"), signup(client, "Tenant B")
+    install(client, a["headers"], app)
+    install(client, b["headers"], app)
+    [installation] = client.get("/api/v1/app-installations", headers=a["headers"]).json()["items"]
+    log = f"/api/v1/app-installations/{installation['id']}/deliveries"
+    _new_customer(client, a["headers"], "Globex")
+    drain(client)
+    retry_due(client)
+
+    [delivery] = client.get(log, headers=a["headers"]).json()["items"]
+    assert (delivery["event_name"], delivery["status"], delivery["last_status_code"]) == (
+        "customers.created",
+        "dead",
+        502,
+    )
+    detail = client.get(f"{log}/{delivery['id']}", headers=a["headers"]).json()
+    assert [attempt["status_code"] for attempt in detail["attempt_log"]] == [500, 502]
+    # Another business's admin finds neither the installation nor the delivery.
+    assert client.get(log, headers=b["headers"]).status_code == 404
+    [b_installation] = client.get("/api/v1/app-installations", headers=b["headers"]).json()["items"]
+    other_log = f"/api/v1/app-installations/{b_installation['id']}/deliveries"
+    assert client.get(f"{other_log}/{delivery['id']}", headers=b["headers"]).status_code == 404
+    assert client.post(f"{other_log}/{delivery['id']}/replay", headers=b["headers"]).status_code == 404
+
+    replayed = client.post(f"{log}/{delivery['id']}/replay", headers=a["headers"])
+    assert replayed.status_code == 202, replayed.text
+    drain(client)
+    assert client.get(f"{log}/{delivery['id']}", headers=a["headers"]).json()["status"] == "succeeded"
+    assert len({r.header("Huike-Delivery") for r in receiver.requests_to("/app-hooks")}) == 1
+
+
 def test_uninstalling_stops_the_deliveries_and_reinstalling_resumes_them(
     jobs_client: TestClient[Litestar], receiver: HTTPServer
 ) -> None:
