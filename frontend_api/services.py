@@ -71,6 +71,7 @@ from core.security import jobs as identity_jobs
 from core.security import permissions as identity_permissions
 from core.security.jwt import TokenSigner
 from core.security.rbac import PermissionRegistry
+from core.security.role_sync import role_sync_jobs
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
 from core.webhooks import jobs as webhook_jobs
@@ -259,7 +260,11 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
     )
     registry.add_handlers([*activity_timeline.HANDLERS, *timeline_handlers(timeline_events())])
     known = event_types()
-    catalogue = ScopeCatalogue(permission_registry(plugins))
+    permissions = permission_registry(plugins)
+    role_jobs, role_periodic = role_sync_jobs(permissions)
+    registry.add_jobs(role_jobs)
+    registry.add_periodic(role_periodic)
+    catalogue = ScopeCatalogue(permissions)
     registry.add_handlers(app_webhook_handlers(catalogue, [known[name] for name in app_event_names()]))
     registry.add_audience_filter(app_audience)
     registry.add_periodic(

@@ -28,6 +28,7 @@ __all__ = [
     "Membership",
     "MembershipRole",
     "PasswordReset",
+    "PermissionCatalogue",
     "PlatformAdmin",
     "PlatformAdminAction",
     "RefreshToken",
@@ -190,6 +191,17 @@ class Invitation(Versioned, TenantOwned, Base):
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PermissionCatalogue(Base):
+    """The permissions the platform has offered tenants' seeded roles so far (one row): what
+    ``core/security/role_sync.py`` compares the registry with to find new ones."""
+
+    __tablename__ = "permission_catalogue"
+
+    name: Mapped[str] = mapped_column(String(20), primary_key=True)
+    permissions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PasswordReset(Base):
