@@ -22,7 +22,7 @@ from core.webhooks.schemas import (
     EndpointWithSecret,
     SecretRotation,
 )
-from plugins.sdk.routes import PageDep, SessionDep, SettingsDep
+from plugins.sdk.routes import IfMatchDep, PageDep, SessionDep, SettingsDep, etagged
 
 __all__ = ["ROUTES"]
 
@@ -54,9 +54,9 @@ async def create_endpoint(
     return await service.create_endpoint(session, settings, data, known_events=_known_events())
 
 
-@get("/endpoints/{endpoint_id:uuid}", opt=MANAGE, summary="Show an endpoint")
-async def get_endpoint(session: SessionDep, endpoint_id: FromPath[uuid.UUID]) -> EndpointView:
-    return await service.get_endpoint(session, endpoint_id)
+@get("/endpoints/{endpoint_id:uuid}", opt=MANAGE, summary="Show an endpoint (its ETag for If-Match)")
+async def get_endpoint(session: SessionDep, endpoint_id: FromPath[uuid.UUID]) -> Response[EndpointView]:
+    return etagged(await service.get_endpoint(session, endpoint_id))
 
 
 @patch("/endpoints/{endpoint_id:uuid}", opt=MANAGE, summary="Change an endpoint's URL, events or state")
@@ -65,13 +65,25 @@ async def update_endpoint(
     settings: SettingsDep,
     endpoint_id: FromPath[uuid.UUID],
     data: JSONBody[EndpointUpdate],
-) -> EndpointView:
-    return await service.update_endpoint(session, settings, endpoint_id, data, known_events=_known_events())
+    if_match: IfMatchDep,
+) -> Response[EndpointView]:
+    return etagged(
+        await service.update_endpoint(
+            session,
+            settings,
+            endpoint_id,
+            data,
+            known_events=_known_events(),
+            expected_version=if_match.version(),
+        )
+    )
 
 
 @delete("/endpoints/{endpoint_id:uuid}", opt=MANAGE, summary="Delete an endpoint and its delivery log")
-async def delete_endpoint(session: SessionDep, endpoint_id: FromPath[uuid.UUID]) -> None:
-    await service.delete_endpoint(session, endpoint_id)
+async def delete_endpoint(
+    session: SessionDep, endpoint_id: FromPath[uuid.UUID], if_match: IfMatchDep
+) -> None:
+    await service.delete_endpoint(session, endpoint_id, expected_version=if_match.version())
 
 
 @post(
@@ -81,9 +93,12 @@ async def delete_endpoint(session: SessionDep, endpoint_id: FromPath[uuid.UUID])
     status_code=200,
 )
 async def rotate_secret(
-    session: SessionDep, endpoint_id: FromPath[uuid.UUID], data: JSONBody[SecretRotation | None] = None
+    session: SessionDep,
+    endpoint_id: FromPath[uuid.UUID],
+    if_match: IfMatchDep,
+    data: JSONBody[SecretRotation | None] = None,
 ) -> EndpointWithSecret:
-    return await service.rotate_secret(session, endpoint_id, data)
+    return await service.rotate_secret(session, endpoint_id, data, expected_version=if_match.version())
 
 
 @post(

@@ -97,3 +97,33 @@ def test_a_failed_delivery_is_logged_with_its_code_and_replayed(
     assert (again["status"], again["last_status_code"]) == ("succeeded", 200)
     assert len({r.header("Huike-Delivery") for r in receiver.requests_to("/hooks")}) == 1
     assert endpoint["id"] == again["endpoint_id"]
+
+
+def test_a_stale_edit_of_an_endpoint_is_refused_and_writes_nothing(client: TestClient[Litestar]) -> None:
+    acme = signup(client, "Acme")
+    _enable(client, acme["headers"])
+    created = client.post(
+        f"{API}/endpoints",
+        headers=acme["headers"],
+        json={"url": "https://hooks.example.com/in", "events": ["customers.*"]},
+    ).json()
+    shown = client.get(f"{API}/endpoints/{created['id']}", headers=acme["headers"])
+    assert shown.headers["ETag"] == f'"{created["version"]}"'
+    first = client.patch(
+        f"{API}/endpoints/{created['id']}",
+        headers={**acme["headers"], "If-Match": shown.headers["ETag"]},
+        json={"events": ["*"]},
+    )
+    assert first.status_code == 200, first.text
+    stale = client.patch(
+        f"{API}/endpoints/{created['id']}",
+        headers={**acme["headers"], "If-Match": shown.headers["ETag"]},
+        json={"enabled": False},
+    )
+    assert (stale.status_code, stale.json()["code"]) == (412, "version_mismatch")
+    deleted = client.delete(
+        f"{API}/endpoints/{created['id']}", headers={**acme["headers"], "If-Match": shown.headers["ETag"]}
+    )
+    assert deleted.status_code == 412
+    now = client.get(f"{API}/endpoints/{created['id']}", headers=acme["headers"]).json()
+    assert (now["enabled"], now["events"]) == (True, ["*"])
