@@ -1,4 +1,4 @@
-"""Exports of customers, contacts and leads to CSV or XLSX: the list's own query (the same
+"""Exports of customers, contacts, leads and opportunities to CSV or XLSX: the list's own query (the same
 filters, the caller's read scope, narrowed further by the scope of ``imports.export``), read
 500 rows at a time, each batch in its own short transaction, with personal fields masked
 exactly as the API masks them (the API's own views build every row).
@@ -35,6 +35,7 @@ from core.customfields.schemas import FieldView
 from core.customfields.service import definitions_for
 from core.imports.mapping import CUSTOM_PREFIX, field_label
 from core.imports.permissions import EXPORT
+from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.errors import Invalid
 from core.kernel.tenancy import tenant_context
@@ -42,6 +43,10 @@ from core.leads.models import Lead
 from core.leads.schemas import LeadFilter
 from core.leads.service import leads_query
 from core.leads.views import lead_view
+from core.sales.models import Opportunity, Pipeline, Stage
+from core.sales.opportunities import opportunities_query
+from core.sales.schemas import OpportunityFilter
+from core.sales.views import opportunity_view
 from core.security.models import Membership, User
 from core.security.principal import Principal
 from core.security.scope import owner_filter
@@ -57,6 +62,12 @@ _CUSTOMER_FIELDS = ["name", "kind", "level", "stage", "source", "industry", "tag
                     "address", "id_number"]  # fmt: skip
 _LEAD_FIELDS = ["name", "company", "title", "phone", "email", "source", "region", "owner", "message"]
 _CONTACT_FIELDS = ["customer", "name", "title", "phone", "email"]
+_OPPORTUNITY_FIELDS = ["name", "customer", "pipeline", "stage", "status", "amount", "currency", "probability",
+                       "weighted_amount", "expected_close_date", "forecast_category", "owner", "source",
+                       "lost_reason", "created_at"]  # fmt: skip
+#: Models whose export query selects a row of several columns (the model first), not the model.
+_JOINED = (Contact, Opportunity)
+_ENTITY = {"customers": "customer", "contacts": "contact", "leads": "lead", "opportunities": "opportunity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +119,7 @@ async def start_export(
     db: Database,
     principal: Principal,
     entity: str,
-    filters: CustomerFilter | LeadFilter | None,
+    filters: CustomerFilter | LeadFilter | OpportunityFilter | None,
     fmt: str,
     *,
     language: str | None = None,
@@ -119,7 +130,7 @@ async def start_export(
     if fmt not in FORMATS:
         raise Invalid(f"format must be one of {', '.join(FORMATS)}.", field="format", code="invalid_choice")
     lang = await _language(session, principal, language)
-    entity_name = {"customers": "customer", "contacts": "contact", "leads": "lead"}[entity]
+    entity_name = _ENTITY[entity]
     definitions = await definitions_for(session, entity_name)
     query, fields, line, model = _spec(entity, principal, filters, customer_id, definitions)
     count = await session.scalar(select(func.count()).select_from((await query(session)).subquery()))
@@ -143,7 +154,7 @@ async def start_export(
 def _spec(
     entity: str,
     principal: Principal,
-    filters: CustomerFilter | LeadFilter | None,
+    filters: CustomerFilter | LeadFilter | OpportunityFilter | None,
     customer_id: uuid.UUID | None,
     definitions: list[FieldView],
 ) -> tuple[Query, list[str], Line, Any]:
@@ -189,6 +200,9 @@ def _spec(
 
         return contacts, _CONTACT_FIELDS + custom, contact_line, Contact
 
+    if entity == "opportunities":
+        return _opportunities(principal, filters, keys, custom)
+
     async def leads(session: AsyncSession) -> Select[Any]:
         stmt = await leads_query(session, principal, filters or LeadFilter())  # type: ignore[arg-type]
         return stmt.where(await owner_filter(session, principal, EXPORT, Lead.owner_id))
@@ -201,6 +215,44 @@ def _spec(
         ]
 
     return leads, _LEAD_FIELDS + custom, lead_line, Lead
+
+
+def _opportunities(
+    principal: Principal, filters: Any, keys: list[str], custom: list[str]
+) -> tuple[Query, list[str], Line, Any]:
+    async def opportunities(session: AsyncSession) -> Select[Any]:
+        stmt = await opportunities_query(session, principal, filters or OpportunityFilter())
+        joined: Any = (
+            stmt.add_columns(Stage, Pipeline.name, Customer.name)
+            .join(Stage, (Stage.tenant_id == Opportunity.tenant_id) & (Stage.id == Opportunity.stage_id))
+            .join(
+                Pipeline,
+                (Pipeline.tenant_id == Opportunity.tenant_id) & (Pipeline.id == Opportunity.pipeline_id),
+            )
+            .join(
+                Customer,
+                (Customer.tenant_id == Opportunity.tenant_id) & (Customer.id == Opportunity.customer_id),
+            )
+            .where(await owner_filter(session, principal, EXPORT, Opportunity.owner_id))
+        )
+        return cast(Select[Any], joined)
+
+    now = utcnow()
+
+    def opportunity_line(row: Any, owners: dict[uuid.UUID, str]) -> list[Any]:
+        opportunity, stage, pipeline_name, customer_name = row
+        view = msgspec.to_builtins(opportunity_view(opportunity, stage, now))
+        view.update(
+            customer=customer_name,
+            pipeline=pipeline_name,
+            stage=stage.name,
+            owner=owners.get(opportunity.owner_id) if opportunity.owner_id else None,
+        )
+        return [_text(view.get(f)) for f in _OPPORTUNITY_FIELDS] + [
+            _text(view["custom_fields"].get(k)) for k in keys
+        ]
+
+    return opportunities, _OPPORTUNITY_FIELDS + custom, opportunity_line, Opportunity
 
 
 async def _rows(
@@ -217,14 +269,14 @@ async def _rows(
                 if after is not None:
                     stmt = stmt.where(model.id > after)
                 result = await session.execute(stmt.order_by(model.id).limit(_BATCH))
-                batch = list(result.all()) if model is Contact else list(result.scalars().all())
+                batch = list(result.all()) if model in _JOINED else list(result.scalars().all())
                 lines = [line(item, owners) for item in batch]
         if not batch:
             return
         for values in lines:
             yield values
         last = batch[-1]
-        after = (last[0] if model is Contact else last).id
+        after = (last[0] if model in _JOINED else last).id
 
 
 def _csv_line(values: list[Any]) -> bytes:

@@ -91,6 +91,24 @@ FIELDS: dict[str, dict[str, tuple[str, str, tuple[str, ...]]]] = {
         ),
         "owner": ("负责人", "Owner", _OWNER),
     },
+    # Exported, not imported: no synonyms.
+    "opportunity": {
+        "name": ("商机名称", "Name", ()),
+        "customer": ("客户名称", "Customer", ()),
+        "pipeline": ("销售流程", "Pipeline", ()),
+        "stage": ("阶段", "Stage", ()),
+        "status": ("状态", "Status", ()),
+        "amount": ("金额", "Amount", ()),
+        "currency": ("币种", "Currency", ()),
+        "probability": ("赢率", "Probability", ()),
+        "weighted_amount": ("加权金额", "Weighted amount", ()),
+        "expected_close_date": ("预计成交日期", "Expected close", ()),
+        "forecast_category": ("预测类别", "Forecast category", ()),
+        "owner": ("负责人", "Owner", ()),
+        "source": ("来源", "Source", ()),
+        "lost_reason": ("输单原因", "Lost reason", ()),
+        "created_at": ("创建时间", "Created", ()),
+    },
 }
 
 _BRACKETED = re.compile(r"[（(\[【].*?[)）\]】]")

@@ -60,6 +60,7 @@ __all__ = [
     "get_opportunity",
     "hold_pipeline",
     "list_opportunities",
+    "opportunities_query",
     "opportunity_in_scope",
     "stages_by_id",
     "update_opportunity",
@@ -306,13 +307,20 @@ async def _filtered(session: AsyncSession, stmt: Select[Any], f: OpportunityFilt
     return stmt
 
 
+async def opportunities_query(
+    session: AsyncSession, principal: Principal, f: OpportunityFilter
+) -> Select[Any]:
+    """The list's query: ``f`` applied within the caller's read scope (exports narrow it further)."""
+    return (await _filtered(session, select(Opportunity), f)).where(
+        await owner_filter(session, principal, READ, Opportunity.owner_id)
+    )
+
+
 async def list_opportunities(
     session: AsyncSession, principal: Principal, page: PageRequest, f: OpportunityFilter
 ) -> Page[OpportunityView]:
     """Opportunities within the caller's scope, filtered, sorted and paged."""
-    stmt = (await _filtered(session, select(Opportunity), f)).where(
-        await owner_filter(session, principal, READ, Opportunity.owner_id)
-    )
+    stmt = await opportunities_query(session, principal, f)
     stages, now = await stages_by_id(session), utcnow()
     return await paginate(
         session,

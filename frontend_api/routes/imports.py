@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from multipart import MultipartSegment, ParserError, PushMultipartParser
@@ -24,6 +25,7 @@ from core.kernel.errors import Invalid, PayloadTooLarge
 from core.kernel.pagination import Page
 from core.leads.schemas import LeadFilter
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
+from frontend_api.routes.opportunities import OpportunityFilterDep, opportunity_filter
 
 __all__ = ["ExportController", "ImportController"]
 
@@ -280,6 +282,32 @@ class ExportController(Controller):
             services.db,
             principal,
             "leads",
+            filters,
+            format,
+            language=request.headers.get("accept-language"),
+        )
+        return _streamed(export)
+
+    @get(
+        "/opportunities/export",
+        permission=EXPORT,
+        summary="Export opportunities (CSV or XLSX, the list's filters)",
+        dependencies={"filters": Provide(opportunity_filter, sync_to_thread=False)},
+    )
+    async def opportunities(
+        self,
+        request: Request[Any, Any, Any],
+        services: ServicesDep,
+        session: SessionDep,
+        principal: PrincipalDep,
+        filters: OpportunityFilterDep,
+        format: FromQuery[str] = "csv",
+    ) -> Stream:
+        export = await exports.start_export(
+            session,
+            services.db,
+            principal,
+            "opportunities",
             filters,
             format,
             language=request.headers.get("accept-language"),

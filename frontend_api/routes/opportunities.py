@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.kernel.pagination import Page
@@ -32,43 +33,53 @@ __all__ = ["BoardController", "OpportunityController"]
 OpportunityId = FromPath[uuid.UUID]
 
 
+def opportunity_filter(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str | None] = None,
+    pipeline_id: FromQuery[uuid.UUID | None] = None,
+    stage_id: FromQuery[uuid.UUID | None] = None,
+    owner_id: FromQuery[uuid.UUID | None] = None,
+    status: FromQuery[str | None] = None,
+    customer_id: FromQuery[uuid.UUID | None] = None,
+    close_from: FromQuery[date | None] = None,
+    close_to: FromQuery[date | None] = None,
+    amount_min: FromQuery[Decimal | None] = None,
+    amount_max: FromQuery[Decimal | None] = None,
+    currency: FromQuery[str | None] = None,
+) -> OpportunityFilter:
+    """The filters of the opportunity list (and of its export), ``cf.<key>`` included."""
+    return OpportunityFilter(
+        q=q,
+        pipeline_id=pipeline_id,
+        stage_id=stage_id,
+        owner_id=owner_id,
+        status=status,
+        customer_id=customer_id,
+        close_from=close_from,
+        close_to=close_to,
+        amount_min=amount_min,
+        amount_max=amount_max,
+        currency=currency,
+        custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
+    )
+
+
+OpportunityFilterDep = NamedDependency[OpportunityFilter]
+
+
 class OpportunityController(Controller):
     path = "/api/v1/opportunities"
     tags = ["opportunities"]
 
-    @get("/", permission="opportunities.read", summary="List and search opportunities")
+    @get(
+        "/",
+        permission="opportunities.read",
+        summary="List and search opportunities",
+        dependencies={"filters": Provide(opportunity_filter, sync_to_thread=False)},
+    )
     async def list_opportunities(
-        self,
-        request: Request[Any, Any, Any],
-        session: SessionDep,
-        principal: PrincipalDep,
-        page: PageDep,
-        q: FromQuery[str | None] = None,
-        pipeline_id: FromQuery[uuid.UUID | None] = None,
-        stage_id: FromQuery[uuid.UUID | None] = None,
-        owner_id: FromQuery[uuid.UUID | None] = None,
-        status: FromQuery[str | None] = None,
-        customer_id: FromQuery[uuid.UUID | None] = None,
-        close_from: FromQuery[date | None] = None,
-        close_to: FromQuery[date | None] = None,
-        amount_min: FromQuery[Decimal | None] = None,
-        amount_max: FromQuery[Decimal | None] = None,
-        currency: FromQuery[str | None] = None,
+        self, session: SessionDep, principal: PrincipalDep, page: PageDep, filters: OpportunityFilterDep
     ) -> Page[OpportunityView]:
-        filters = OpportunityFilter(
-            q=q,
-            pipeline_id=pipeline_id,
-            stage_id=stage_id,
-            owner_id=owner_id,
-            status=status,
-            customer_id=customer_id,
-            close_from=close_from,
-            close_to=close_to,
-            amount_min=amount_min,
-            amount_max=amount_max,
-            currency=currency,
-            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-        )
         return await opportunities.list_opportunities(session, principal, page, filters)
 
     @post("/", permission="opportunities.create", summary="Add an opportunity")

@@ -1,4 +1,4 @@
-"""Exports of customers, contacts and leads: scope, masking, CSV for Chinese Excel, XLSX,
+"""Exports of customers, contacts, leads and opportunities: scope, masking, CSV for Chinese Excel, XLSX,
 headers in the requester's language, and the audit entry of each export."""
 
 from __future__ import annotations
@@ -154,6 +154,58 @@ def test_contacts_and_leads_are_exported_within_scope(
     leads = _rows(client.get("/api/v1/leads/export", headers=rep["headers"]))
     assert [r[0] for r in leads[1:]] == ["赵六"]
     assert len(_rows(client.get("/api/v1/leads/export", headers=owner["headers"]))) == 3
+
+
+def _deal(
+    client: TestClient[Any], headers: dict[str, str], customer_id: str, name: str, **fields: Any
+) -> Any:
+    body = {"name": name, "customer_id": customer_id, "currency": "CNY", **fields}
+    response = client.post("/api/v1/opportunities", headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_opportunities_are_exported_with_the_lists_filters_within_scope(
+    client: TestClient[Any], owner: dict[str, Any], settings: Settings
+) -> None:
+    rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
+    other = signup(client, "Other Co")
+    mine = _customer(client, rep["headers"], "乙公司")
+    theirs = _customer(client, owner["headers"], "甲公司")
+    _deal(client, rep["headers"], mine["id"], "销售的商机", amount="12000.50")
+    _deal(client, owner["headers"], theirs["id"], "老板的商机", amount="800")
+    won = _deal(client, owner["headers"], theirs["id"], "已赢的商机", amount="5000")
+    assert (
+        client.post(f"/api/v1/opportunities/{won['id']}/won", headers=owner["headers"], json={}).status_code
+        == 200
+    )
+    _deal(client, other["headers"], _customer(client, other["headers"], "丁公司")["id"], "别家的商机")
+
+    rows = _rows(client.get("/api/v1/opportunities/export", headers=rep["headers"]))
+    assert rows[0][:6] == ["商机名称", "客户名称", "销售流程", "阶段", "状态", "金额"]
+    assert [(r[0], r[1], r[4], r[5], r[6]) for r in rows[1:]] == [
+        ("销售的商机", "乙公司", "open", "12000.50", "CNY")
+    ]
+    assert rows[1][11] == rep["email"]
+
+    open_only = _rows(
+        client.get(
+            "/api/v1/opportunities/export?status=open",
+            headers={**owner["headers"], "Accept-Language": "en"},
+        )
+    )
+    assert open_only[0][:2] == ["Name", "Customer"]
+    assert sorted(r[0] for r in open_only[1:]) == ["老板的商机", "销售的商机"]
+    xlsx = client.get("/api/v1/opportunities/export?format=xlsx&status=won", headers=owner["headers"])
+    assert xlsx.status_code == 200, xlsx.text
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True).active
+    assert sheet is not None
+    assert [row[0] for row in sheet.iter_rows(values_only=True)][1:] == ["已赢的商机"]
+    refused = client.get("/api/v1/opportunities/export?status=maybe", headers=owner["headers"])
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "status"
 
 
 def test_a_viewer_without_the_export_permission_is_refused(
