@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.customers import contacts, pool, service
@@ -15,7 +13,6 @@ from core.customers.schemas import (
     ContactUpdate,
     ContactView,
     CustomerCreate,
-    CustomerFilter,
     CustomerUpdate,
     CustomerView,
     MergeRequest,
@@ -26,6 +23,7 @@ from core.customers.schemas import (
 from core.kernel.pagination import Page
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
+from frontend_api.filters import CustomerFilterDep, customer_filters
 
 __all__ = ["ContactController", "CustomerController"]
 
@@ -37,39 +35,10 @@ class CustomerController(Controller):
     path = "/api/v1/customers"
     tags = ["customers"]
 
-    @get("/", permission="customers.read", summary="List and search customers")
+    @get("/", permission="customers.read", summary="List and search customers", dependencies=customer_filters)
     async def list_customers(
-        self,
-        request: Request[Any, Any, Any],
-        session: SessionDep,
-        principal: PrincipalDep,
-        page: PageDep,
-        q: FromQuery[str | None] = None,
-        name_prefix: FromQuery[str | None] = None,
-        phone: FromQuery[str | None] = None,
-        email: FromQuery[str | None] = None,
-        tag: FromQuery[str | None] = None,
-        owner_id: FromQuery[uuid.UUID | None] = None,
-        level: FromQuery[str | None] = None,
-        stage: FromQuery[str | None] = None,
-        kind: FromQuery[str | None] = None,
-        last_contacted_from: FromQuery[datetime | None] = None,
-        last_contacted_to: FromQuery[datetime | None] = None,
+        self, session: SessionDep, principal: PrincipalDep, page: PageDep, filters: CustomerFilterDep
     ) -> Page[CustomerView]:
-        filters = CustomerFilter(
-            q=q,
-            name_prefix=name_prefix,
-            phone=phone,
-            email=email,
-            tag=tag,
-            owner_id=owner_id,
-            level=level,
-            stage=stage,
-            kind=kind,
-            last_contacted_from=last_contacted_from,
-            last_contacted_to=last_contacted_to,
-            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-        )
         return await service.list_customers(session, principal, page, filters)
 
     @post("/", permission="customers.create", summary="Add a customer (and its first contacts)")

@@ -8,24 +8,27 @@ database chunk by chunk as they arrive (never all in memory, never on the local 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from multipart import MultipartSegment, ParserError, PushMultipartParser
 
-from core.customers.schemas import CustomerFilter
 from core.imports import exports, service
 from core.imports.permissions import EXPORT, RUN
 from core.imports.schemas import ImportView, RowErrorView, RunRequest
 from core.kernel.errors import Invalid, PayloadTooLarge
 from core.kernel.pagination import Page
-from core.leads.schemas import LeadFilter
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
-from frontend_api.routes.opportunities import OpportunityFilterDep, opportunity_filter
+from frontend_api.filters import (
+    CustomerFilterDep,
+    LeadFilterDep,
+    OpportunityFilterDep,
+    customer_filters,
+    lead_filters,
+    opportunity_filters,
+)
 
 __all__ = ["ExportController", "ImportController"]
 
@@ -176,6 +179,7 @@ class ExportController(Controller):
         summary="Export customers (CSV or XLSX, the list's filters)",
         description="`format=csv` (default; UTF-8 with BOM for Excel) or `xlsx`, and the filters of "
         "`GET /api/v1/customers`. Headers follow `Accept-Language` or your language.",
+        dependencies=customer_filters,
     )
     async def customers(
         self,
@@ -183,33 +187,9 @@ class ExportController(Controller):
         services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
+        filters: CustomerFilterDep,
         format: FromQuery[str] = "csv",
-        q: FromQuery[str | None] = None,
-        name_prefix: FromQuery[str | None] = None,
-        phone: FromQuery[str | None] = None,
-        email: FromQuery[str | None] = None,
-        tag: FromQuery[str | None] = None,
-        owner_id: FromQuery[uuid.UUID | None] = None,
-        level: FromQuery[str | None] = None,
-        stage: FromQuery[str | None] = None,
-        kind: FromQuery[str | None] = None,
-        last_contacted_from: FromQuery[datetime | None] = None,
-        last_contacted_to: FromQuery[datetime | None] = None,
     ) -> Stream:
-        filters = CustomerFilter(
-            q=q,
-            name_prefix=name_prefix,
-            phone=phone,
-            email=email,
-            tag=tag,
-            owner_id=owner_id,
-            level=level,
-            stage=stage,
-            kind=kind,
-            last_contacted_from=last_contacted_from,
-            last_contacted_to=last_contacted_to,
-            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-        )
         export = await exports.start_export(
             session,
             services.db,
@@ -247,36 +227,21 @@ class ExportController(Controller):
         )
         return _streamed(export)
 
-    @get("/leads/export", permission=EXPORT, summary="Export leads (CSV or XLSX, the list's filters)")
+    @get(
+        "/leads/export",
+        permission=EXPORT,
+        summary="Export leads (CSV or XLSX, the list's filters)",
+        dependencies=lead_filters,
+    )
     async def leads(
         self,
         request: Request[Any, Any, Any],
         services: ServicesDep,
         session: SessionDep,
         principal: PrincipalDep,
+        filters: LeadFilterDep,
         format: FromQuery[str] = "csv",
-        q: FromQuery[str | None] = None,
-        phone: FromQuery[str | None] = None,
-        email: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        source: FromQuery[str | None] = None,
-        region: FromQuery[str | None] = None,
-        owner_id: FromQuery[uuid.UUID | None] = None,
-        created_from: FromQuery[datetime | None] = None,
-        created_to: FromQuery[datetime | None] = None,
     ) -> Stream:
-        filters = LeadFilter(
-            q=q,
-            phone=phone,
-            email=email,
-            status=status,
-            source=source,
-            region=region,
-            owner_id=owner_id,
-            created_from=created_from,
-            created_to=created_to,
-            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-        )
         export = await exports.start_export(
             session,
             services.db,
@@ -292,7 +257,7 @@ class ExportController(Controller):
         "/opportunities/export",
         permission=EXPORT,
         summary="Export opportunities (CSV or XLSX, the list's filters)",
-        dependencies={"filters": Provide(opportunity_filter, sync_to_thread=False)},
+        dependencies=opportunity_filters,
     )
     async def opportunities(
         self,

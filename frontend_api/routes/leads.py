@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 
 from core.kernel.errors import Invalid
 from core.kernel.pagination import Page
@@ -20,7 +19,6 @@ from core.leads.schemas import (
     FormUpdate,
     FormView,
     LeadCreate,
-    LeadFilter,
     LeadUpdate,
     LeadView,
     RuleCreate,
@@ -30,6 +28,7 @@ from core.leads.schemas import (
 )
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
+from frontend_api.filters import LeadFilterDep, lead_filters
 from frontend_api.routes.auth import client_ip
 
 __all__ = ["LeadAssignmentRuleController", "LeadController", "LeadFormController", "submit_lead_form"]
@@ -39,39 +38,10 @@ class LeadController(Controller):
     path = "/api/v1/leads"
     tags = ["leads"]
 
-    @get("/", permission="leads.read", summary="List and search leads")
+    @get("/", permission="leads.read", summary="List and search leads", dependencies=lead_filters)
     async def list_leads(
-        self,
-        request: Request[Any, Any, Any],
-        session: SessionDep,
-        principal: PrincipalDep,
-        page: PageDep,
-        q: FromQuery[str | None] = None,
-        phone: FromQuery[str | None] = None,
-        email: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
-        source: FromQuery[str | None] = None,
-        region: FromQuery[str | None] = None,
-        owner_id: FromQuery[uuid.UUID | None] = None,
-        unassigned: FromQuery[bool | None] = None,
-        form_id: FromQuery[uuid.UUID | None] = None,
-        created_from: FromQuery[datetime | None] = None,
-        created_to: FromQuery[datetime | None] = None,
+        self, session: SessionDep, principal: PrincipalDep, page: PageDep, filters: LeadFilterDep
     ) -> Page[LeadView]:
-        filters = LeadFilter(
-            q=q,
-            phone=phone,
-            email=email,
-            status=status,
-            source=source,
-            region=region,
-            owner_id=owner_id,
-            unassigned=unassigned,
-            form_id=form_id,
-            created_from=created_from,
-            created_to=created_to,
-            custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-        )
         return await service.list_leads(session, principal, page, filters)
 
     @post("/", permission="leads.create", summary="Add a lead")

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
-from decimal import Decimal
-from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.kernel.pagination import Page
@@ -17,7 +13,6 @@ from core.sales.schemas import (
     BoardView,
     LostRequest,
     OpportunityCreate,
-    OpportunityFilter,
     OpportunityUpdate,
     OpportunityView,
     ReopenRequest,
@@ -27,44 +22,11 @@ from core.sales.schemas import (
 )
 from frontend_api.deps import PageDep, PrincipalDep, SessionDep
 from frontend_api.etags import IfMatchDep, etagged
+from frontend_api.filters import OpportunityFilterDep, opportunity_filters
 
 __all__ = ["BoardController", "OpportunityController"]
 
 OpportunityId = FromPath[uuid.UUID]
-
-
-def opportunity_filter(
-    request: Request[Any, Any, Any],
-    q: FromQuery[str | None] = None,
-    pipeline_id: FromQuery[uuid.UUID | None] = None,
-    stage_id: FromQuery[uuid.UUID | None] = None,
-    owner_id: FromQuery[uuid.UUID | None] = None,
-    status: FromQuery[str | None] = None,
-    customer_id: FromQuery[uuid.UUID | None] = None,
-    close_from: FromQuery[date | None] = None,
-    close_to: FromQuery[date | None] = None,
-    amount_min: FromQuery[Decimal | None] = None,
-    amount_max: FromQuery[Decimal | None] = None,
-    currency: FromQuery[str | None] = None,
-) -> OpportunityFilter:
-    """The filters of the opportunity list (and of its export), ``cf.<key>`` included."""
-    return OpportunityFilter(
-        q=q,
-        pipeline_id=pipeline_id,
-        stage_id=stage_id,
-        owner_id=owner_id,
-        status=status,
-        customer_id=customer_id,
-        close_from=close_from,
-        close_to=close_to,
-        amount_min=amount_min,
-        amount_max=amount_max,
-        currency=currency,
-        custom=[(k, v) for k, v in request.query_params.multi_items() if k.startswith("cf.")],
-    )
-
-
-OpportunityFilterDep = NamedDependency[OpportunityFilter]
 
 
 class OpportunityController(Controller):
@@ -75,7 +37,7 @@ class OpportunityController(Controller):
         "/",
         permission="opportunities.read",
         summary="List and search opportunities",
-        dependencies={"filters": Provide(opportunity_filter, sync_to_thread=False)},
+        dependencies=opportunity_filters,
     )
     async def list_opportunities(
         self, session: SessionDep, principal: PrincipalDep, page: PageDep, filters: OpportunityFilterDep
