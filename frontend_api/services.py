@@ -18,7 +18,7 @@ from core.apps import jobs as app_jobs
 from core.apps import permissions as app_permissions
 from core.apps.audience import app_audience
 from core.apps.oauth_store import AppOAuth
-from core.apps.scopes import ScopeCatalogue
+from core.apps.scopes import ScopeCatalogue, scope_catalogue
 from core.apps.tokens import AppTokenPolicy
 from core.apps.webhooks import app_webhook_handlers
 from core.audit import permissions as audit_permissions
@@ -264,7 +264,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
     role_jobs, role_periodic = role_sync_jobs(permissions)
     registry.add_jobs(role_jobs)
     registry.add_periodic(role_periodic)
-    catalogue = ScopeCatalogue(permissions)
+    catalogue = scope_catalogue(permissions, plugins.scopes() if plugins else {})
     registry.add_handlers(app_webhook_handlers(catalogue, [known[name] for name in app_event_names()]))
     registry.add_audience_filter(app_audience)
     registry.add_periodic(
@@ -307,7 +307,7 @@ def build_services(
         ),
     )
     registry = permission_registry(plugins)
-    scopes = ScopeCatalogue(registry)
+    scopes = scope_catalogue(registry, plugins.scopes())
     oauth_policy = AppTokenPolicy(
         access_ttl=settings.oauth_access_token_ttl_seconds,
         refresh_ttl=settings.oauth_refresh_token_ttl_seconds,

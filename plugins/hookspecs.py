@@ -23,6 +23,7 @@ import pluggy
 from plugins.sdk.info import PROJECT
 
 if TYPE_CHECKING:
+    from core.apps.scopes import AppScope
     from core.customers.schemas import CustomerView
     from core.events.schemas import DomainEvent
     from core.jobs.registry import Job, Periodic
@@ -59,6 +60,16 @@ def register_permissions() -> Iterable[Permission]:
     """Permissions the plugin's routes and data need, named ``<plugin>.<action>``. They join
     the core's registry at start-up; a name already taken stops the start with an error.
     Tenant admins grant them to roles like any other."""
+    raise NotImplementedError
+
+
+@hookspec
+def register_scopes() -> Iterable[AppScope]:
+    """OAuth scopes over the plugin's own permissions, named ``<plugin>:<access>``
+    (``core.apps.scopes.AppScope``), so that out-of-process apps can call the plugin's routes
+    once a business's admin grants the scope on the consent screen. Without one, no app
+    reaches the plugin's routes. Read once at start-up; a scope naming another's permission,
+    or a name already taken, stops the start with an error."""
     raise NotImplementedError
 
 
@@ -170,6 +181,7 @@ HOOK_KINDS: dict[str, tuple[str, ...]] = {
     "registration": (
         "plugin_info",
         "register_permissions",
+        "register_scopes",
         "register_routes",
         "register_jobs",
         "register_migrations",

@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 from pluggy import HookCaller, HookImpl
 
+from core.apps.scopes import AppScope
 from core.jobs.registry import Job, Periodic
 from core.kernel.settings import Settings
 from core.security.rbac import Permission
@@ -134,6 +135,10 @@ class PluginHost:
                     )
             found[name] = permissions
         return found
+
+    def scopes(self) -> dict[str, list[AppScope]]:
+        """Each plugin's OAuth scopes (checked against its permissions by the catalogue)."""
+        return {name: list(result or []) for name, result in self._each("register_scopes")}
 
     def routes(self) -> dict[str, list[Any]]:
         return {name: list(result or []) for name, result in self._each("register_routes")}

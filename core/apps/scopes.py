@@ -16,7 +16,7 @@ subscribe to ``customers.*`` events (payloads carry ids, never personal data).
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from core.apps.schemas import ScopeView
@@ -29,6 +29,7 @@ __all__ = [
     "AppScope",
     "ScopeCatalogue",
     "join_scopes",
+    "scope_catalogue",
     "split_scopes",
 ]
 
@@ -39,6 +40,9 @@ APP_RECORD_SCOPE: Scope = "all"
 
 @dataclass(frozen=True, slots=True)
 class AppScope:
+    """An OAuth scope: a name (``<domain>:<access>``), its words on the consent screen, and
+    the permissions it stands for (a plugin declares scopes over its own permissions)."""
+
     name: str
     label_en: str
     label_zh: str
@@ -46,9 +50,37 @@ class AppScope:
     #: Domains whose events (``<domain>.<event>``) an app holding this scope may receive.
     event_domains: frozenset[str] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:  # any iterable of names, kept as frozensets
+        object.__setattr__(self, "permissions", frozenset(self.permissions))
+        object.__setattr__(self, "event_domains", frozenset(self.event_domains))
+
 
 def _scope(name: str, en: str, zh: str, permissions: Iterable[str], events: Iterable[str] = ()) -> AppScope:
     return AppScope(name, en, zh, frozenset(permissions), frozenset(events))
+
+
+def scope_catalogue(
+    registry: PermissionRegistry, plugin_scopes: Mapping[str, Iterable[AppScope]]
+) -> ScopeCatalogue:
+    """The core's scopes, then each plugin's (``{plugin: scopes}``), each of which must be
+    named ``<plugin>:<access>`` and stand only for that plugin's own permissions.
+
+    Raises:
+        ValueError: a plugin scope breaking those rules, or any rule of :meth:`ScopeCatalogue.register`.
+    """
+    catalogue = ScopeCatalogue(registry)
+    for plugin, scopes in plugin_scopes.items():
+        declared = list(scopes)
+        for scope in declared:
+            if scope.name.partition(":")[0] != plugin:
+                raise ValueError(f"plugin {plugin}: scope {scope.name!r} must start with {plugin}:")
+            foreign = sorted(p for p in scope.permissions if p.partition(".")[0] != plugin)
+            if foreign:
+                raise ValueError(f"plugin {plugin}: scope {scope.name!r} names others' permissions {foreign}")
+            if scope.event_domains:
+                raise ValueError(f"plugin {plugin}: scope {scope.name!r} cannot open domain events")
+        catalogue.register(f"plugin {plugin}", declared)
+    return catalogue
 
 
 CORE_SCOPES: tuple[AppScope, ...] = (

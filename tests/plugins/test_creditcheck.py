@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from core.kernel.settings import Settings
 from frontend_api.app import create_app
 from frontend_api.services import build_services
+from tests.app_helpers import bearer, install, register_app
 from tests.frontend_api.test_customers import _raw
 from tests.helpers import add_member, signup
 
@@ -190,3 +191,39 @@ def test_a_plan_that_excludes_the_plugin_refuses_to_enable_it_and_names_the_plan
             "The Pro plan lets you enable Credit check.",
         )
     asyncio.run(services.db.dispose())
+
+
+def test_an_app_granted_the_plugins_scope_reads_its_route_where_the_plugin_is_enabled(
+    client: TestClient[Any],
+) -> None:
+    dev = signup(client, "Dev Co")
+    scopes = client.get("/api/v1/apps/scopes", headers=dev["headers"]).json()
+    assert {"name": "creditcheck:read", "permissions": ["creditcheck.read"]}.items() <= next(
+        s for s in scopes if s["name"] == "creditcheck:read"
+    ).items()
+    reader = register_app(client, dev["headers"], scopes=["creditcheck:read", "customers:read"])
+    blind = register_app(client, dev["headers"], name="Blind", scopes=["customers:read"])
+    a, b = signup(client, "Tenant A"), signup(client, "Tenant B")
+    assert _enable(client, a["headers"]).status_code == 200
+    in_a, in_b = install(client, a["headers"], reader), install(client, b["headers"], reader)
+    blind_in_a = install(client, a["headers"], blind)
+
+    assert client.get(REQUESTS, headers=bearer(in_a["access_token"])).status_code == 200
+    refused = client.get(REQUESTS, headers=bearer(blind_in_a["access_token"]))
+    assert (refused.status_code, refused.json()["code"]) == (403, "insufficient_scope")
+    # B never enabled the plugin: the route is not there for it, whatever the token holds.
+    assert client.get(REQUESTS, headers=bearer(in_b["access_token"])).status_code == 404
+
+
+def test_a_plugin_scope_over_another_plugins_permission_stops_the_start() -> None:
+    from core.apps.scopes import AppScope, scope_catalogue
+    from frontend_api.services import permission_registry
+
+    registry = permission_registry()
+    thief = AppScope("thief:read", "Read", "读", frozenset({"customers.read"}))
+    with pytest.raises(ValueError, match="others' permissions"):
+        scope_catalogue(registry, {"thief": [thief]})
+    with pytest.raises(ValueError, match="must start with thief:"):
+        scope_catalogue(
+            registry, {"thief": [AppScope("customers:all", "All", "全部", frozenset({"thief.x"}))]}
+        )

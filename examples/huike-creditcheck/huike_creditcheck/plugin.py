@@ -18,6 +18,7 @@ import msgspec
 from litestar import get
 from sqlalchemy import select
 
+from core.apps.scopes import AppScope
 from core.customers.schemas import CustomerView
 from core.security.rbac import Permission
 from huike_creditcheck.models import CreditCheck
@@ -56,6 +57,19 @@ def plugin_info() -> PluginInfo:
 @hookimpl
 def register_permissions() -> Iterable[Permission]:
     return [Permission("creditcheck.read", "See the credit check requests.", {"admin": "all"})]
+
+
+@hookimpl
+def register_scopes() -> Iterable[AppScope]:
+    # Lets an installed app (with this scope granted) read the requests too.
+    return [
+        AppScope(
+            "creditcheck:read",
+            "See credit check requests",
+            "查看信用核查请求",
+            frozenset({"creditcheck.read"}),
+        )
+    ]
 
 
 @get("/requests", opt={"permission": "creditcheck.read"}, summary="List credit check requests")
