@@ -122,7 +122,9 @@ async def _start_jobs(services: Services) -> JobRuntime | None:
     embedded = not settings.redis_url
     if not embedded and not settings.web_relay:
         return None
-    runtime = JobRuntime(settings, services.db, services.jobs, services.job_mailer())
+    runtime = JobRuntime(
+        settings, services.db, services.jobs, services.job_mailer(), texter=services.job_texter()
+    )
     await runtime.start(worker=embedded, relay=True, scheduler=True)
     return runtime
 

@@ -156,7 +156,7 @@ async def _run_jobs(settings: Settings, db: Database, *, worker: bool, relay: bo
 
     configure_logging(settings.log_level, settings.log_json)
     services = build_services(settings, db)
-    runtime = JobRuntime(settings, db, services.jobs, services.job_mailer())
+    runtime = JobRuntime(settings, db, services.jobs, services.job_mailer(), texter=services.job_texter())
     if burst:
         await runtime.start(worker=True, relay=False, scheduler=False)
         try:

@@ -74,6 +74,8 @@ from core.security.rbac import PermissionRegistry
 from core.security.role_sync import role_sync_jobs
 from core.security.service import Authenticator, TokenPolicy
 from core.security.throttle import LoginThrottling
+from core.sms import NoTextMessenger, TextMessenger
+from core.sms import jobs as sms_jobs
 from core.webhooks import jobs as webhook_jobs
 from frontend_api.ratelimit import RateLimiter
 from plugins import permissions as plugin_permissions
@@ -82,6 +84,7 @@ from plugins.events import audience_filter, plugin_handlers
 from plugins.first_party import FIRST_PARTY
 from plugins.mail import PluginMailer
 from plugins.manager import PluginHost
+from plugins.texts import PluginTextMessenger
 from tenants.plugins import AllowEveryPlugin, PluginPolicy
 
 __all__ = [
@@ -117,6 +120,11 @@ class Services:
     def job_mailer(self) -> Mailer:
         """What jobs send with: a tenant's provider plugin first, then ``mailer``."""
         return PluginMailer(self.mailer, self.plugins, self.db)
+
+    def job_texter(self) -> TextMessenger:
+        """What jobs text with: a tenant's SMS provider plugin, else nobody (Huike has no
+        gateway of its own)."""
+        return PluginTextMessenger(NoTextMessenger(), self.plugins, self.db)
 
     #: OAuth scopes of apps, the events their webhooks may choose, the OAuth endpoints.
     scopes: ScopeCatalogue
@@ -250,6 +258,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *housekeeping.JOBS,
             *identity_jobs.JOBS,
             *mail_jobs.JOBS,
+            *sms_jobs.JOBS,
             *crypto_jobs.JOBS,
             *activity_reminders.JOBS,
             *import_jobs.JOBS,

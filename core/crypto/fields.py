@@ -153,14 +153,19 @@ def _place(target: Any, f: EncryptedField) -> Place:
 
 
 def _seal(session: Session, connection: Connection, target: Any, fields: Iterable[EncryptedField]) -> None:
-    keyring = keyring_of(session)
-    version, pair = session_keys(session, connection, target.tenant_id).for_writing()
+    plain = []
     for f in fields:
         value = getattr(target, f.key)
         if value is None or isinstance(value, bytes):
             if f.bidx_key and value is None:
                 setattr(target, f.bidx_key, None)
-            continue
+        else:
+            plain.append((f, value))
+    if not plain:  # nothing to seal (a member without a phone): no need for the tenant's keys
+        return
+    keyring = keyring_of(session)
+    version, pair = session_keys(session, connection, target.tenant_id).for_writing()
+    for f, value in plain:
         setattr(target, f.key, Sealed(value, encrypt(pair.data, version, value, _place(target, f))))
         if f.bidx_key and f.search:
             setattr(target, f.bidx_key, keyring.blind_index(pair, f.table, f.column, f.search, value))

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, delete, func, select, update
+from sqlalchemy import CursorResult, Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import attributes
+from sqlalchemy.orm import attributes, undefer
 
 from core.crypto.fields import encrypted_fields, encrypted_models
 from core.crypto.keyring import forget_session_keys, keyring_of
@@ -170,12 +170,22 @@ async def _batch(
     rotation = await _rotation(session, rotation_id)
     table = rotation.table_name or tables[0]
     model = dict(encrypted_models())[table]
-    stmt: Select[Any] = select(model).order_by(model.id).limit(batch_size)  # type: ignore[attr-defined]
+    fields = encrypted_fields(model)
+    # Only rows holding a ciphertext (most members have no phone); a deferred encrypted
+    # column (``memberships.phone``) is loaded, to be re-encrypted too.
+    columns = [getattr(model, f.key) for f in fields]
+    stmt: Select[Any] = (
+        select(model)
+        .options(*(undefer(column) for column in columns))
+        .where(or_(*(column.is_not(None) for column in columns)))
+        .order_by(model.id)  # type: ignore[attr-defined]
+        .limit(batch_size)
+    )
     if rotation.last_id is not None:
         stmt = stmt.where(model.id > rotation.last_id)  # type: ignore[attr-defined]
     rows = (await session.scalars(stmt)).all()
     for row in rows:
-        for f in encrypted_fields(model):
+        for f in fields:
             if getattr(row, f.key) is not None:
                 attributes.flag_modified(row, f.key)
     rotation.rows_done += len(rows)

@@ -10,8 +10,7 @@ from sqlalchemy import ColumnElement, or_, select, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.crypto.codec import normalize
-from core.crypto.keyring import keyring_of
+from core.crypto.phones import normalized_phone
 from core.customers.models import Contact, Customer
 from core.kernel.errors import Forbidden, Invalid, NotFound
 from core.security.models import Membership
@@ -109,14 +108,6 @@ async def active_membership(
             code="owner_out_of_scope",
         )
     return membership
-
-
-def normalized_phone(session: AsyncSession, value: str | None, field: str) -> str | None:
-    """``value`` in E.164 (the region of ``HUIKE_PHONE_REGION`` when it has no country code)."""
-    if value is None or not value.strip():
-        return None
-    region = keyring_of(session.sync_session).phone_region
-    return normalize("phone", value, region=region, field=field)
 
 
 def check_email(value: str | None, field: str) -> str | None:

@@ -6,25 +6,9 @@ The rule keeps just enough to recognise a value: ``+86 138****5678``, ``a***@exa
 
 from __future__ import annotations
 
-import phonenumbers
+from core.crypto.phones import STARS, mask_phone
 
-__all__ = ["mask_address", "mask_email", "mask_id_number", "mask_phone"]
-
-STARS = "****"
-
-
-def mask_phone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        number = phonenumbers.parse(value, None)
-        national = str(number.national_number)
-        prefix = f"+{number.country_code} "
-    except phonenumbers.NumberParseException:
-        national, prefix = "".join(ch for ch in value if ch.isdigit()), ""
-    if len(national) <= 7:
-        return prefix + STARS + national[-2:]
-    return f"{prefix}{national[:3]}{STARS}{national[-4:]}"
+__all__ = ["STARS", "mask_address", "mask_email", "mask_id_number", "mask_phone"]
 
 
 def mask_email(value: str | None) -> str | None:

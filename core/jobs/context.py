@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.mail import Mailer
+from core.sms import TextMessenger
 
 __all__ = ["JobContext"]
 
@@ -25,6 +26,8 @@ class JobContext:
     db: Database
     settings: Settings
     mailer: Mailer
+    #: Sends text messages: the tenant's SMS provider, else nobody (:mod:`core.sms`).
+    texter: TextMessenger
     #: The tenant the job runs for; ``None`` for a platform job.
     tenant_id: uuid.UUID | None
     #: The event id (handlers) or job request id (jobs): stable across redeliveries.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -28,6 +28,7 @@ from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
 from core.kernel.upsert import insert_for
 from core.mail import Mailer
+from core.sms import NoTextMessenger, TextMessenger
 
 __all__ = ["Envelope", "JobRunner", "Refused"]
 
@@ -67,6 +68,7 @@ class JobRunner:
     db: Database
     registry: JobRegistry
     mailer: Mailer
+    texter: TextMessenger = field(default_factory=NoTextMessenger)
 
     async def run(self, actor_name: str, envelope: Envelope, attempt: int) -> None:
         """Run the message for ``actor_name``. Raises on a failure that should be retried."""
@@ -87,6 +89,7 @@ class JobRunner:
                         db=self.db,
                         settings=self.settings,
                         mailer=self.mailer,
+                        texter=self.texter,
                         tenant_id=envelope.tenant_id,
                         message_id=envelope.message_id,
                         attempt=attempt,

@@ -35,6 +35,7 @@ from core.jobs.scheduler import Scheduler
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.mail import Mailer
+from core.sms import NoTextMessenger, TextMessenger
 
 __all__ = ["JobRuntime", "every"]
 
@@ -54,11 +55,14 @@ class JobRuntime:
         registry: JobRegistry,
         mailer: Mailer,
         *,
+        texter: TextMessenger | None = None,
         broker: dramatiq.Broker | None = None,
     ) -> None:
+        """``texter`` defaults to the core's :class:`core.sms.NoTextMessenger` (nothing is
+        texted); the application passes the tenant's SMS providers."""
         self.settings = settings
         self.broker = broker or build_broker(settings)
-        self.runner = JobRunner(settings, db, registry, mailer)
+        self.runner = JobRunner(settings, db, registry, mailer, texter or NoTextMessenger())
         self.relay = Relay(db, registry, self.broker, settings.relay_batch_size)
         self.scheduler = Scheduler(db, registry, holder=f"{socket.gethostname()}:{os.getpid()}:{id(self)}")
         self.actors = declare_actors(self.broker, registry, self._invoke)

@@ -20,7 +20,7 @@ from core.kernel.clock import as_utc, utcnow
 from core.kernel.concurrency import Versioned
 from core.kernel.ids import new_id
 
-__all__ = ["Base", "JSONType", "Tenant", "TenantOwned", "TenantStatus", "UTCDateTime"]
+__all__ = ["DEFAULT_TIMEZONE", "Base", "JSONType", "Tenant", "TenantOwned", "TenantStatus", "UTCDateTime"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -71,6 +71,10 @@ class TenantStatus:
     ALL = (ACTIVE, SUSPENDED)
 
 
+#: The time zone of a new business (Huike's businesses are mostly in mainland China).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
 class Tenant(Versioned, Base):
     """A customer business. Platform-level: not itself tenant-owned."""
 
@@ -85,6 +89,10 @@ class Tenant(Versioned, Base):
     status_reason: Mapped[str | None] = mapped_column(String(500))
     plan: Mapped[str] = mapped_column(String(40), default="free")
     require_two_factor: Mapped[bool] = mapped_column(default=False)
+    #: IANA time zone of the business: the times its reminders (mail, text messages) show.
+    timezone: Mapped[str] = mapped_column(
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -3,13 +3,20 @@ safe way to create a secret file."""
 
 from __future__ import annotations
 
+import base64
+import functools
 import os
 import secrets
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from core.kernel.settings import Settings
 
-__all__ = ["app_secret", "create_secret_file"]
+__all__ = ["app_secret", "create_secret_file", "open_payload", "seal_payload"]
 
 
 def app_secret(settings: Settings) -> str:
@@ -38,3 +45,28 @@ def create_secret_file(path: Path, content: str) -> None:
         pass
     finally:
         tmp.unlink()
+
+
+@functools.cache
+def _cipher(secret: str, purpose: bytes) -> AESGCM:
+    """Derived once per secret and purpose, not for every payload."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret.encode())
+    return AESGCM(key)
+
+
+def seal_payload(settings: Settings, purpose: bytes, plain: bytes) -> str:
+    """``plain`` as AES-GCM ciphertext (URL-safe base64) under a key derived from the
+    application secret for ``purpose`` (``b"huike mail payload v1"``): for job payloads that
+    carry secrets or personal data through the outbox, the broker and the dead letters."""
+    nonce = os.urandom(12)
+    sealed = _cipher(app_secret(settings), purpose).encrypt(nonce, plain, purpose)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def open_payload(settings: Settings, purpose: bytes, sealed: str) -> bytes:
+    """Raises ValueError when the payload was sealed under another secret or purpose, or altered."""
+    raw = base64.urlsafe_b64decode(sealed.encode())
+    try:
+        return _cipher(app_secret(settings), purpose).decrypt(raw[:12], raw[12:], purpose)
+    except InvalidTag as exc:
+        raise ValueError("the sealed payload does not open with this installation's secret") from exc

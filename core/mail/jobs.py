@@ -8,21 +8,13 @@ is AES-GCM ciphertext under a key derived from the application secret.
 
 from __future__ import annotations
 
-import base64
-import functools
-import os
-
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.jobs.context import JobContext
 from core.jobs.registry import job
 from core.jobs.service import enqueue
-from core.kernel.secret import app_secret
+from core.kernel.secret import open_payload, seal_payload
 from core.kernel.settings import Settings
 from core.kernel.tenancy import peek_tenant_id
 from core.mail.backends import Message
@@ -36,30 +28,13 @@ class SealedMail(msgspec.Struct, forbid_unknown_fields=True):
     sealed: str
 
 
-def _cipher(settings: Settings) -> AESGCM:
-    return _cipher_for(app_secret(settings))
-
-
-@functools.cache
-def _cipher_for(secret: str) -> AESGCM:
-    """Derived once per secret, not for every mail."""
-    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret.encode()))
-
-
 def seal(settings: Settings, message: Message) -> str:
-    nonce = os.urandom(12)
-    sealed = _cipher(settings).encrypt(nonce, msgspec.json.encode(message), _INFO)
-    return base64.urlsafe_b64encode(nonce + sealed).decode()
+    return seal_payload(settings, _INFO, msgspec.json.encode(message))
 
 
 def open_sealed(settings: Settings, sealed: str) -> Message:
     """Raises ValueError when the payload was sealed under another secret or altered."""
-    raw = base64.urlsafe_b64decode(sealed.encode())
-    try:
-        plain = _cipher(settings).decrypt(raw[:12], raw[12:], _INFO)
-    except InvalidTag as exc:
-        raise ValueError("sealed mail does not open with this installation's secret") from exc
-    return msgspec.json.decode(plain, type=Message)
+    return msgspec.json.decode(open_payload(settings, _INFO, sealed), type=Message)
 
 
 async def _deliver(ctx: JobContext, payload: SealedMail) -> None:

@@ -1,4 +1,7 @@
-"""Members of a tenant: who belongs, with which roles, in which team."""
+"""Members of a tenant: who belongs, with which roles, in which team, at which work mobile.
+
+A member's phone is personal data: encrypted at rest, shown in full to the member and to
+whoever may manage members (``members.manage``), masked (``+86 138****5678``) to the others."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
+from core.crypto.phones import mask_phone, normalized_phone
 from core.kernel.concurrency import ensure_version, touch
 from core.kernel.errors import Conflict, Invalid, NotFound
 from core.kernel.pagination import Page, PageRequest, paginate
@@ -19,6 +24,7 @@ from core.security.scope import owner_filter
 from core.security.teams import ensure_team_exists
 
 READ = "members.read"
+MANAGE = "members.manage"
 
 __all__ = [
     "MemberUpdate",
@@ -27,6 +33,7 @@ __all__ = [
     "deactivate_member",
     "get_member",
     "list_members",
+    "set_own_phone",
     "update_member",
 ]
 
@@ -39,6 +46,10 @@ class MemberView(msgspec.Struct):
     is_active: bool
     team_id: uuid.UUID | None
     roles: list[uuid.UUID]
+    #: Work mobile in E.164; masked unless it is the caller's own or they manage members.
+    phone: str | None
+    #: True when ``phone`` is masked for this caller.
+    masked: bool
     created_at: datetime
     version: int
 
@@ -74,7 +85,15 @@ async def role_ids_by_name(session: AsyncSession, names: list[str]) -> list[uuid
     return [found[name] for name in names]
 
 
-async def _views(session: AsyncSession, memberships: list[Membership]) -> list[MemberView]:
+def _phone_view(principal: Principal, membership: Membership) -> tuple[str | None, bool]:
+    if membership.id == principal.membership_id or principal.can(MANAGE):
+        return (str(membership.phone) if membership.phone else None), False
+    return mask_phone(membership.phone), True
+
+
+async def _views(
+    session: AsyncSession, principal: Principal, memberships: list[Membership]
+) -> list[MemberView]:
     if not memberships:
         return []
     ids = [m.id for m in memberships]
@@ -98,10 +117,13 @@ async def _views(session: AsyncSession, memberships: list[Membership]) -> list[M
             is_active=m.is_active,
             team_id=m.team_id,
             roles=sorted(roles[m.id]),
+            phone=phone,
+            masked=masked,
             created_at=m.created_at,
             version=m.version,
         )
         for m in memberships
+        for phone, masked in [_phone_view(principal, m)]
     ]
 
 
@@ -109,17 +131,21 @@ async def list_members(
     session: AsyncSession, principal: Principal, page: PageRequest, team_id: uuid.UUID | None = None
 ) -> Page[MemberView]:
     """Members within the caller's ``members.read`` scope (own: themselves; team: their teams)."""
-    stmt = select(Membership).where(await owner_filter(session, principal, READ, Membership.user_id))
+    stmt = (
+        select(Membership)
+        .options(undefer(Membership.phone))
+        .where(await owner_filter(session, principal, READ, Membership.user_id))
+    )
     if team_id is not None:
         stmt = stmt.where(Membership.team_id == team_id)
     result = await paginate(
         session, stmt, Membership.id, page, lambda m: m, sortable={"created_at": Membership.created_at}
     )
-    return Page(items=await _views(session, result.items), next_cursor=result.next_cursor)
+    return Page(items=await _views(session, principal, result.items), next_cursor=result.next_cursor)
 
 
 async def _membership(session: AsyncSession, membership_id: uuid.UUID, *, lock: bool = False) -> Membership:
-    stmt = select(Membership).where(Membership.id == membership_id)
+    stmt = select(Membership).options(undefer(Membership.phone)).where(Membership.id == membership_id)
     if lock:
         stmt = stmt.with_for_update()
     membership = await session.scalar(stmt)
@@ -138,7 +164,7 @@ async def get_member(session: AsyncSession, principal: Principal, membership_id:
     )
     if in_scope is None:
         raise NotFound()
-    return (await _views(session, [membership]))[0]
+    return (await _views(session, principal, [membership]))[0]
 
 
 async def update_member(
@@ -163,7 +189,7 @@ async def update_member(
     if change.roles is not msgspec.UNSET and membership not in session.dirty:
         touch(membership)  # the roles live in another table; the member's ETag must change too
     await session.flush()
-    return (await _views(session, [membership]))[0]
+    return (await _views(session, principal, [membership]))[0]
 
 
 async def _deactivate(session: AsyncSession, principal: Principal, membership: Membership) -> None:
@@ -186,3 +212,20 @@ async def deactivate_member(
         await _deactivate(session, principal, membership)
         membership.is_active = False
     await session.flush()
+
+
+async def set_own_phone(session: AsyncSession, principal: Principal, phone: str | None) -> str | None:
+    """Set (or, with ``None`` or an empty value, clear) the caller's own work mobile in this
+    business, and return it in E.164.
+
+    Raises:
+        Invalid: not a phone number (``invalid_phone``, field ``phone``).
+    """
+    if principal.membership_id is None:
+        raise NotFound()
+    normalized = normalized_phone(session, phone, "phone")
+    membership = await _membership(session, principal.membership_id, lock=True)
+    if membership.phone != normalized:
+        membership.phone = normalized
+    await session.flush()
+    return normalized

@@ -109,6 +109,10 @@ class Membership(Versioned, TenantOwned, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     team_id: Mapped[uuid.UUID | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: The member's work mobile in E.164 (text messages such as task reminders). Deferred:
+    #: most reads of a membership (every sign-in, across the person's businesses) do not
+    #: need it, and need not open the tenant's data key for it.
+    phone: Mapped[str | None] = encrypted_column(nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

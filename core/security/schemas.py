@@ -11,6 +11,7 @@ import msgspec
 __all__ = [
     "LoginCommand",
     "MeView",
+    "ProfileUpdate",
     "RefreshCommand",
     "SwitchTenantCommand",
     "TenantChoice",
@@ -76,3 +77,16 @@ class MeView(msgspec.Struct):
     permissions: dict[str, str]
     tenants: list[TenantChoice]
     created_at: datetime
+    #: The caller's work mobile in this business (E.164), for text messages such as task
+    #: reminders; ``None`` when not given.
+    phone: str | None = None
+
+
+Phone = Annotated[str, msgspec.Meta(max_length=40, examples=["138 0013 8000"])]
+
+
+class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """What a member changes about themselves in this business. ``phone``: a mobile number
+    (``138 0013 8000``, ``+852 5123 4567``), stored in E.164; ``null`` or ``""`` clears it."""
+
+    phone: Phone | msgspec.UnsetType | None = msgspec.UNSET

@@ -1,4 +1,5 @@
-"""The current tenant's own settings: its name, and whether every member needs 2FA.
+"""The current tenant's own settings: its name, its time zone, and whether every member
+needs 2FA.
 
 ``tenants`` is a platform-level table, so the tenant filter does not apply to it: these use
 cases reach exactly one row, the one named by the caller's credential (``principal.tenant_id``).
@@ -7,6 +8,7 @@ cases reach exactly one row, the one named by the caller's credential (``princip
 from __future__ import annotations
 
 import uuid
+import zoneinfo
 from datetime import datetime
 
 import msgspec
@@ -23,6 +25,7 @@ __all__ = [
     "TenantSettingsUpdate",
     "TenantSettingsView",
     "clean_tenant_name",
+    "clean_timezone",
     "get_tenant_settings",
     "update_tenant_settings",
 ]
@@ -38,6 +41,8 @@ class TenantSettingsView(msgspec.Struct):
     status_reason: str | None
     plan: str
     require_two_factor: bool
+    #: IANA time zone (``Asia/Shanghai``): the times of reminders are shown in it.
+    timezone: str
     created_at: datetime
     version: int
 
@@ -45,6 +50,7 @@ class TenantSettingsView(msgspec.Struct):
 class TenantSettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     name: str | msgspec.UnsetType = msgspec.UNSET
     require_two_factor: bool | msgspec.UnsetType = msgspec.UNSET
+    timezone: str | msgspec.UnsetType = msgspec.UNSET
 
 
 def clean_tenant_name(name: str, field: str = "name") -> str:
@@ -57,6 +63,18 @@ def clean_tenant_name(name: str, field: str = "name") -> str:
     return name
 
 
+def clean_timezone(value: str, field: str = "timezone") -> str:
+    """An IANA time zone name (``Asia/Shanghai``), or :class:`Invalid` naming ``field``."""
+    value = value.strip()
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            "Give an IANA time zone name, such as Asia/Shanghai.", field=field, code="invalid_timezone"
+        ) from None
+    return value
+
+
 def _view(tenant: Tenant) -> TenantSettingsView:
     return TenantSettingsView(
         id=tenant.id,
@@ -66,6 +84,7 @@ def _view(tenant: Tenant) -> TenantSettingsView:
         status_reason=tenant.status_reason,
         plan=tenant.plan,
         require_two_factor=tenant.require_two_factor,
+        timezone=tenant.timezone,
         created_at=tenant.created_at,
         version=tenant.version,
     )
@@ -103,7 +122,7 @@ async def update_tenant_settings(
     *,
     expected_version: int | None = None,
 ) -> TenantSettingsView:
-    """Rename the business or switch the 2FA requirement.
+    """Rename the business, set its time zone or switch the 2FA requirement.
 
     Requiring 2FA takes effect at the next request of each member: one without it can then
     only reach ``/api/v1/me`` and the 2FA setup routes until they turn it on.
@@ -112,6 +131,8 @@ async def update_tenant_settings(
     ensure_version(tenant, expected_version)
     if not isinstance(change.name, msgspec.UnsetType):
         tenant.name = clean_tenant_name(change.name)
+    if not isinstance(change.timezone, msgspec.UnsetType):
+        tenant.timezone = clean_timezone(change.timezone)
     if not isinstance(change.require_two_factor, msgspec.UnsetType):
         if change.require_two_factor and not tenant.require_two_factor:
             await _ensure_own_two_factor(session, principal)

@@ -21,7 +21,7 @@ from frontend_api.routes.leads import (
     LeadFormController,
     submit_lead_form,
 )
-from frontend_api.routes.me import me
+from frontend_api.routes.me import me, update_me
 from frontend_api.routes.members import MemberController
 from frontend_api.routes.oauth import OAuthController, authorization_server_metadata
 from frontend_api.routes.opportunities import BoardController, OpportunityController
@@ -45,6 +45,7 @@ ROUTES: list[Any] = [
     signup,
     AuthController,
     me,
+    update_me,
     TwoFactorController,
     TenantController,
     TenantPluginController,

@@ -21,7 +21,11 @@ class TenantController(Controller):
     async def show(self, session: SessionDep, principal: PrincipalDep) -> Response[TenantSettingsView]:
         return etagged(await tenant_settings.get_tenant_settings(session, principal))
 
-    @patch("/", permission="tenant.manage", summary="Rename the account or require 2FA for its members")
+    @patch(
+        "/",
+        permission="tenant.manage",
+        summary="Rename the account, set its time zone or require 2FA for its members",
+    )
     async def update(
         self,
         session: SessionDep,

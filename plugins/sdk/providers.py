@@ -20,9 +20,11 @@ class EmailMessage(msgspec.Struct, frozen=True, kw_only=True):
 class SmsMessage(msgspec.Struct, frozen=True, kw_only=True):
     """A templated text message: gateways in China send approved templates only."""
 
+    #: The recipient's mobile in E.164 (``+8613800138000``).
     phone: str
     #: The purpose (``activity.reminder``); the plugin maps it to its gateway's template id.
     template: str
+    #: The values of the template's slots; see docs/plugins/providers.md for each purpose's.
     params: dict[str, str] = {}
     language: str = "zh-CN"
 

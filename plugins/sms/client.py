@@ -44,6 +44,7 @@ __all__ = [
     "AliyunSms",
     "SmsError",
     "SmsResult",
+    "aliyun_number",
     "canonical_query",
     "canonical_request",
     "percent_encode",
@@ -72,6 +73,16 @@ class SmsResult:
     #: Aliyun's receipt id of the send (to look its delivery report up).
     biz_id: str
     request_id: str
+
+
+def aliyun_number(phone: str) -> str:
+    """A number as ``PhoneNumbers`` wants it: mainland China's bare (``+8613800138000`` →
+    ``13800138000``), others with their country code and no ``+`` (``+85251234567`` →
+    ``85251234567``). A number already in that form is kept."""
+    phone = phone.strip()
+    if phone.startswith("+86"):
+        return phone[3:]
+    return phone.removeprefix("+")
 
 
 def percent_encode(value: str) -> str:

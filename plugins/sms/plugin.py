@@ -9,7 +9,7 @@ import msgspec
 
 from plugins.chat import check_robot_url
 from plugins.sdk import SECRET, HookContext, PluginInfo, SmsMessage, SmsResult, hookimpl
-from plugins.sms.client import DEFAULT_BASE_URL, AliyunSms
+from plugins.sms.client import DEFAULT_BASE_URL, AliyunSms, aliyun_number
 
 __all__ = ["SmsConfig"]
 
@@ -51,5 +51,5 @@ async def send_sms(ctx: HookContext, message: SmsMessage) -> SmsResult | None:
     gateway = AliyunSms(
         config.access_key_id, config.access_key_secret, config.sign_name, base_url=config.endpoint
     )
-    sent = await gateway.send(message.phone, template, message.params)
+    sent = await gateway.send(aliyun_number(message.phone), template, message.params)
     return SmsResult(provider="sms", message_id=sent.biz_id)

@@ -89,7 +89,7 @@ async def main() -> None:
         db = services.db
         # Embedded (no Redis): one process does it all. With Redis this process relays and
         # runs a worker too, as `huike worker` does.
-        runtime = JobRuntime(settings, db, services.jobs, services.job_mailer())
+        runtime = JobRuntime(settings, db, services.jobs, services.job_mailer(), texter=services.job_texter())
         await runtime.start(worker=True, relay=True, scheduler=True)
         try:
             tenant, _ = await create_tenant_with_owner(
