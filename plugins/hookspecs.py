@@ -154,9 +154,13 @@ def send_email(ctx: HookContext, message: EmailMessage) -> bool | None:
 
 @hookspec(firstresult=True)
 def send_sms(ctx: HookContext, message: SmsMessage) -> SmsResult | None:
-    """Send a templated text message. Return the gateway's result once accepted, ``None``
-    to pass. Huike itself sends no SMS, so with no provider there is no text message. The
-    ``sms`` plugin provides it; the core does not call it yet (task reminders are to)."""
+    """Send the tenant's templated text message: ``message.phone`` in E.164,
+    ``message.template`` the purpose (``activity.reminder``), ``message.params`` its slots.
+    Return the gateway's result once accepted, ``None`` to pass (no template for that
+    purpose). Huike itself sends no SMS, so with no provider there is no text message (the
+    core's default reports it not sent). Raise to fail the sending job (``sms.send``), which
+    retries; the mail sent for the same reason is a job of its own and is not affected. Runs
+    in a job, outside any request. The ``sms`` plugin provides it; task reminders call it."""
     raise NotImplementedError
 
 

@@ -191,6 +191,19 @@ def test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff(
     assert "$argon2" not in dumped
 
 
+def test_a_member_setting_their_phone_is_recorded_with_the_number_redacted(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    me = _me(client, owner)
+    changed = client.patch("/api/v1/me", headers=owner["headers"], json={"phone": "138 0013 8000"})
+    assert changed.status_code == 200, changed.text
+
+    entries = _entries(client, owner["headers"])
+    entry = _one(entries, entity_type="memberships", action="update", entity_id=me["membership_id"])
+    assert entry["actor_id"] == me["user_id"]
+    assert entry["changes"] == {"before": {"phone": None}, "after": {"phone": "[redacted]"}}
+    assert "13800138000" not in json.dumps(entries)
+
+
 def test_accepting_an_invitation_is_audited_without_its_token(settings: Settings) -> None:
     # The invitation mail is sent by a job: this app runs the in-process worker.
     with TestClient(create_app(dataclasses.replace(settings, background_jobs=True))) as client:
@@ -483,6 +496,7 @@ MUTATING_ROUTES = {
         "/api/v1/me/2fa/disable",
     ): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
     ("patch", "/api/v1/tenant"): "test_every_mutating_route_leaves_an_entry_with_the_actor_and_the_diff",
+    ("patch", "/api/v1/me"): "test_a_member_setting_their_phone_is_recorded_with_the_number_redacted",
     ("post", "/api/v1/tenant/plugins/{name}/enable"): PLUGIN_AUDIT,
     ("post", "/api/v1/plugins/webhooks/endpoints"): WEBHOOK_AUDIT,
     ("patch", "/api/v1/plugins/webhooks/endpoints/{endpoint_id}"): WEBHOOK_AUDIT,

@@ -134,3 +134,24 @@ def test_requiring_two_factor_needs_it_on_for_yourself_first(client: TestClient[
     assert refused.json()["code"] == "two_factor_setup_first"
     assert refused.json()["errors"][0]["field"] == "require_two_factor"
     assert client.get(SETTINGS, headers=owner["headers"]).json()["require_two_factor"] is False
+
+
+def test_the_business_starts_in_china_time_and_an_admin_changes_its_time_zone(
+    client: TestClient[Any],
+) -> None:
+    owner = signup(client, "Acme")
+    assert client.get(SETTINGS, headers=owner["headers"]).json()["timezone"] == "Asia/Shanghai"
+    moved = client.patch(SETTINGS, json={"timezone": " Europe/Berlin "}, headers=owner["headers"])
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["timezone"] == "Europe/Berlin"
+    assert client.get(SETTINGS, headers=owner["headers"]).json()["timezone"] == "Europe/Berlin"
+
+
+def test_a_time_zone_that_does_not_exist_is_refused_naming_the_field(client: TestClient[Any]) -> None:
+    owner = signup(client, "Acme")
+    for bad in ("Mars/Olympus", "", "../../etc/passwd"):
+        response = client.patch(SETTINGS, json={"timezone": bad}, headers=owner["headers"])
+        assert response.status_code == 422, (bad, response.text)
+        assert response.json()["code"] == "invalid_timezone"
+        assert response.json()["errors"][0]["field"] == "timezone"
+    assert client.get(SETTINGS, headers=owner["headers"]).json()["timezone"] == "Asia/Shanghai"

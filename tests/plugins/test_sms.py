@@ -22,7 +22,8 @@ pytestmark = pytest.mark.anyio
 KEY_ID = "LTAI5tExampleKeyId"
 KEY_SECRET = "exampleSecretOfTheAccessKey0123"
 SIGN_NAME = "慧客"
-TEMPLATES = {"SMS_465001": {"name", "time"}}
+#: The account's approved templates and their slots (``SMS_465002``: Huike's task reminder).
+TEMPLATES = {"SMS_465001": {"name", "time"}, "SMS_465002": {"subject", "time"}}
 _AUTH = re.compile(r"^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),Signature=([0-9a-f]{64})$")
 
 

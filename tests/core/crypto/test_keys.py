@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from core.crypto.codec import ciphertext_version
 from core.crypto.errors import KeysShredded, MasterKeyUnavailable
@@ -26,7 +27,7 @@ from core.kernel.ids import new_id
 from core.kernel.models import Tenant
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
-from core.security.models import Invitation
+from core.security.models import Invitation, Membership
 from tests.core.crypto.factories import Shop, emails, invite, new_shop
 from tests.helpers import unique_email
 
@@ -195,6 +196,27 @@ async def test_tenant_rotation_interrupted_midway_then_resumed_completes(db: Dat
     again = await rotate_tenant(db, shop.tenant_id)
     assert again.to_version == 3
     assert await _stored_versions(db, shop) == [3, 3, 3, 3, 3]
+
+
+async def test_tenant_rotation_re_encrypts_a_members_deferred_phone(db: Database) -> None:
+    shop = await new_shop(db)
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            membership = await session.scalar(select(Membership).where(Membership.user_id == shop.owner_id))
+            assert membership is not None
+            membership.phone = "+8613800138000"
+
+    done = await rotate_tenant(db, shop.tenant_id, batch_size=2)
+
+    assert done.rows_done == 1  # the one membership with a phone; none of the other rows
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            table = Membership.__table__.c
+            [blob] = (await session.scalars(select(table.phone).where(table.phone.is_not(None)))).all()
+            assert ciphertext_version(bytes(blob)) == 2
+            reread = await session.scalar(select(Membership).options(undefer(Membership.phone)))
+            assert reread is not None
+            assert reread.phone == "+8613800138000"
 
 
 async def test_after_shredding_nothing_of_the_tenant_reads(db: Database) -> None:
