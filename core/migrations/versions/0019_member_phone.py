@@ -1,8 +1,8 @@
 """A member's work mobile (encrypted, for text messages such as task reminders); the
 business's time zone (the times those messages and mails show)
 
-Revision ID: 0017_member_phone
-Revises: 0015_webhooks
+Revision ID: 0019_member_phone
+Revises: 0018_permission_catalogue
 Create Date: 2026-12-01 15:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_member_phone"
-down_revision: str | Sequence[str] | None = "0015_webhooks"
+revision: str = "0019_member_phone"
+down_revision: str | Sequence[str] | None = "0018_permission_catalogue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
