@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import msgspec
 
+from core.kernel.tls import client_tls
+
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
     "IntegrationError",
@@ -82,7 +84,7 @@ async def request_json(
     try:
         async with (
             asyncio.timeout(timeout_seconds),
-            httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False) as client,
+            httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=client_tls()) as client,
         ):
             response = await client.request(method, url, params=params, content=content, headers=sent_headers)
     except (TimeoutError, httpx.TimeoutException):

@@ -88,6 +88,10 @@ class HTTPServer:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The status line and headers, then the body, go out as two writes: with Nagle's
+            # algorithm the body waits for the client's delayed ACK (40 ms on Linux), which a
+            # real receiver does not add to every request.
+            disable_nagle_algorithm = True
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

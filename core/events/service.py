@@ -1,7 +1,9 @@
 """Recording events and job requests in the caller's transaction (the outbox).
 
 Nothing reaches the broker before the caller's transaction commits, and nothing is lost if
-the process dies right after: the relay sends committed rows (pitfall 7 of DESIGN.md).
+the process dies right after: the relay sends committed rows (pitfall 7 of DESIGN.md). The
+commit wakes the relay at once: in this process through :data:`OUTBOX_COMMITTED`, in the
+others through the ``NOTIFY`` that the outbox table's trigger sends on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from core.events.models import OutboxKind, OutboxMessage
 from core.events.schemas import DomainEvent
 from core.kernel.clock import utcnow
 from core.kernel.ids import new_id
+from core.kernel.signals import signal_on_commit
 from core.kernel.tenancy import current_tenant_id
 
-__all__ = ["record_event", "record_events", "record_job"]
+__all__ = ["OUTBOX_COMMITTED", "record_event", "record_events", "record_job"]
+
+#: The commit signal (:mod:`core.kernel.signals`) of a transaction that wrote outbox rows.
+OUTBOX_COMMITTED = "outbox"
 
 
 async def record_event(session: AsyncSession, event: DomainEvent) -> uuid.UUID:
@@ -65,6 +71,7 @@ async def record_events(session: AsyncSession, events: Sequence[DomainEvent]) ->
             }
         )
     await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+    signal_on_commit(session, OUTBOX_COMMITTED)
     return [row["id"] for row in rows]
 
 
@@ -123,4 +130,5 @@ def _add(
             message_id=message_id or row_id,
         )
     )
+    signal_on_commit(session, OUTBOX_COMMITTED)
     return message_id or row_id

@@ -32,6 +32,7 @@ from core.jobs.registry import JobRegistry
 from core.jobs.relay import Relay
 from core.jobs.runner import Envelope, JobRunner
 from core.jobs.scheduler import Scheduler
+from core.jobs.wakeup import RelayWakeup
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.mail import Mailer
@@ -64,6 +65,7 @@ class JobRuntime:
         self.broker = broker or build_broker(settings)
         self.runner = JobRunner(settings, db, registry, mailer, texter or NoTextMessenger())
         self.relay = Relay(db, registry, self.broker, settings.relay_batch_size)
+        self.wakeup = RelayWakeup(db)
         self.scheduler = Scheduler(db, registry, holder=f"{socket.gethostname()}:{os.getpid()}:{id(self)}")
         self.actors = declare_actors(self.broker, registry, self._invoke)
         self.worker: dramatiq.Worker | None = None
@@ -86,8 +88,11 @@ class JobRuntime:
             self.worker.start()
         interval = self.settings.relay_interval_ms / 1000
         if relay:
+            await self.wakeup.start()
             self._tasks.append(
-                asyncio.create_task(every(interval, self.relay.run_until_empty, self._stopping))
+                asyncio.create_task(
+                    every(interval, self.relay.run_until_empty, self._stopping, wakeup=self.wakeup)
+                )
             )
         if scheduler:
             self._tasks.append(
@@ -105,6 +110,7 @@ class JobRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.wakeup.stop()
         if self.worker is not None:
             # Worker threads may be waiting on this loop: stop them from another thread.
             await asyncio.to_thread(self.worker.stop)
@@ -137,8 +143,15 @@ class JobRuntime:
         asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
 
-async def every(seconds: float, step: Callable[[], Awaitable[object]], stopping: asyncio.Event) -> None:
-    """Run ``step`` every ``seconds`` until ``stopping`` is set; a step in progress finishes."""
+async def every(
+    seconds: float,
+    step: Callable[[], Awaitable[object]],
+    stopping: asyncio.Event,
+    *,
+    wakeup: RelayWakeup | None = None,
+) -> None:
+    """Run ``step`` every ``seconds`` (or sooner when ``wakeup`` says so) until ``stopping``
+    is set; a step in progress finishes."""
     while not stopping.is_set():
         try:
             await step()
@@ -147,5 +160,8 @@ async def every(seconds: float, step: Callable[[], Awaitable[object]], stopping:
         except Exception:
             # Broker or database down: keep trying; the outbox keeps what was committed.
             log.warning("background step failed; retrying", exc_info=True)
+        if wakeup is not None:
+            await wakeup.wait(seconds, stopping)
+            continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), seconds)

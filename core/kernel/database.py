@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.kernel.signals import LISTENERS, CommitSignals
 from core.kernel.tenancy import TenantSession
 
 __all__ = ["Database"]
+
+#: A pooled connection idle for longer than this is pinged before it is handed out (the
+#: database may have restarted and dropped it); one used more recently is not. On asyncpg a
+#: ping is three round trips (``BEGIN``, ``;``, ``ROLLBACK``), as many as a short
+#: transaction's own statements, and a busy worker checks a connection out several times per job.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 class Database:
@@ -42,18 +50,35 @@ class Database:
             kwargs.update(
                 pool_size=pool_size,
                 max_overflow=pool_size if max_overflow is None else max_overflow,
-                pool_pre_ping=True,
             )
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            # A new connection is as fresh as one just checked in.
+            event.listen(self.engine.sync_engine.pool, "connect", _note_checkin)
+            event.listen(self.engine.sync_engine.pool, "checkin", _note_checkin)
+            event.listen(self.engine.sync_engine.pool, "checkout", self._ping_if_idle)
+        #: What this database's transactions signal when they commit (:mod:`core.kernel.signals`).
+        self.commit_signals = CommitSignals()
         # ``session_info`` is copied into every session's ``info`` (the keyring rides there).
         self.sessions = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
             sync_session_class=TenantSession,
-            info=dict(session_info or {}),
+            info={**(session_info or {}), LISTENERS: self.commit_signals},
         )
+
+    def _ping_if_idle(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        """The pool's checkout hook: SQLAlchemy's ``pool_pre_ping``, for idle connections only.
+        A failed ping makes the pool discard the connection and hand out another."""
+        last_used = record.info.get(_CHECKED_IN_AT)
+        if last_used is not None and time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            self.engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError("the pooled connection did not answer its ping") from error
 
     @property
     def dialect(self) -> str:
@@ -94,6 +119,13 @@ def _json_text(value: Any) -> str:
     ``\\u`` escapes) several times faster, and an import writes thousands of JSON values
     (audit entries, events) per batch."""
     return _json.encode(value).decode()
+
+
+_CHECKED_IN_AT = "huike.checked_in_at"
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
 
 
 def _ensure_sqlite_folder(database: str | None) -> None:

@@ -3,41 +3,56 @@
 
 A business with the ``webhooks`` plugin enabled and one endpoint (a local HTTP receiver)
 records ``customers.created`` events at a steady rate; each event travels the real path:
-outbox → relay → the plugin's handler (a job) → a delivery and its job through the outbox →
-relay → the signed POST. Latency is from the event's commit to its arrival at the receiver.
-The baseline, measured in the same run, is the receiver's round trip for a POST of the same
-size straight from this process. Issue 5's target: p99 under 1 s at 200 events/s on
-PostgreSQL + Redis.
+outbox → relay → the plugin's handler (a job) → a delivery and its job → the signed POST.
+Latency is from the event's commit to its arrival at the receiver, and the run prints where
+it went, stage by stage, from the timestamps the path leaves in the database. The baseline,
+measured in the same run, is the receiver's round trip for a POST of the same size straight
+from this process. Issue 5's target: p99 under 1 s at 200 events/s on PostgreSQL + Redis.
+
+With a broker (HUIKE_BENCH_REDIS_URL) this process only produces the events and receives the
+webhooks, like a web process and a customer's server; HUIKE_BENCH_WORKERS (2) ``huike worker``
+processes relay and run the jobs, as in production. Without one, one process does it all, as
+the embedded default does.
 
 Set HUIKE_BENCH_DATABASE_URL / HUIKE_BENCH_MIGRATION_DATABASE_URL (PostgreSQL) and
 HUIKE_BENCH_REDIS_URL (the broker; without it the in-process stub broker is used).
 HUIKE_BENCH_EVENTS_PER_SECOND (200) and HUIKE_BENCH_SECONDS (10) shape the stream;
-HUIKE_RELAY_INTERVAL_MS is honoured like in production (default 500 ms).
+HUIKE_RELAY_INTERVAL_MS and HUIKE_WORKER_THREADS are honoured like in production.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+from sqlalchemy import select
 
 from core.customers.events import CustomerCreated
+from core.events.models import OutboxMessage
 from core.events.service import record_event
 from core.jobs.runtime import JobRuntime
+from core.kernel.database import Database
 from core.kernel.ids import new_id
 from core.kernel.migrate import upgrade
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
 from core.webhooks import service as webhooks
+from core.webhooks.models import WebhookAttempt, WebhookDelivery
 from core.webhooks.schemas import EndpointCreate
-from frontend_api.services import build_services, load_plugins
+from frontend_api.services import Services, build_services, load_plugins
 from tenants import plugins as tenant_plugins
 from tenants.plugins import AllowEveryPlugin, PluginEnable
 from tenants.schemas import SignupCommand
@@ -46,7 +61,10 @@ from tests.http_server import HTTPServer, running
 
 RATE = int(os.environ.get("HUIKE_BENCH_EVENTS_PER_SECOND", "200"))
 SECONDS = int(os.environ.get("HUIKE_BENCH_SECONDS", "10"))
+WORKERS = int(os.environ.get("HUIKE_BENCH_WORKERS", "2"))
 PASSWORD = "benchmark password"
+#: How long to wait for the last deliveries after the stream ends.
+DRAIN_SECONDS = 60
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -63,6 +81,157 @@ async def _baseline(server: HTTPServer, rounds: int = 200) -> float:
             await client.post(server.url("/baseline"), content=body)
             samples.append(time.monotonic() - started)
     return statistics.median(samples)
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes used so far, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """What a ``huike worker`` needs to share this run's database, broker and keys."""
+    return {
+        **os.environ,
+        "HUIKE_DATABASE_URL": settings.database_url,
+        "HUIKE_MIGRATION_DATABASE_URL": settings.migration_database_url,
+        "HUIKE_REDIS_URL": settings.redis_url,
+        "HUIKE_DATA_DIR": settings.data_dir,
+        "HUIKE_SECRET_KEY": settings.secret_key,
+        "HUIKE_LOG_LEVEL": "WARNING",
+        "HUIKE_LOG_JSON": "false",
+        "HUIKE_MAIL_BACKEND": "console",
+        "HUIKE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "HUIKE_RATE_LIMIT_ENABLED": "false",
+    }
+
+
+@contextlib.contextmanager
+def _workers(settings: Settings, count: int) -> Iterator[list[subprocess.Popen[str]]]:
+    """``count`` ``huike worker`` processes, each running once it has said so."""
+    command = [sys.executable, "-c", "from frontend_api.cli import main; main()", "worker"]
+    started = [
+        subprocess.Popen(command, env=_worker_env(settings), stdout=subprocess.PIPE, text=True)  # noqa: S603
+        for _ in range(count)
+    ]
+    try:
+        for process in started:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if "running" not in line:
+                raise RuntimeError(f"huike worker did not start (exit {process.poll()}): {line!r}")
+        yield started
+    finally:
+        for process in started:
+            process.terminate()
+        for process in started:
+            process.wait(timeout=30)
+
+
+@contextlib.asynccontextmanager
+async def _in_process_jobs(settings: Settings, services: Services) -> AsyncIterator[None]:
+    runtime = JobRuntime(
+        settings, services.db, services.jobs, services.job_mailer(), texter=services.job_texter()
+    )
+    await runtime.start(worker=True, relay=True, scheduler=True)
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
+async def _business(settings: Settings, services: Services, receiver: HTTPServer) -> uuid.UUID:
+    db = services.db
+    tenant, _ = await create_tenant_with_owner(
+        db,
+        services.registry,
+        SignupCommand(
+            company_name="Bench", owner_name="B", email=f"b-{new_id().hex[:8]}@example.com", password=PASSWORD
+        ),
+        min_password_length=settings.password_min_length,
+    )
+    with tenant_context(tenant.id):
+        async with db.transaction() as session:
+            await tenant_plugins.enable(
+                session, services.plugins, AllowEveryPlugin(), "webhooks", PluginEnable()
+            )
+            endpoint = EndpointCreate(url=receiver.url("/hooks"), events=["customers.created"])
+            await webhooks.create_endpoint(session, settings, endpoint)
+    return tenant.id
+
+
+async def _produce(db: Database, tenant_id: uuid.UUID) -> tuple[dict[uuid.UUID, float], float]:
+    """Record RATE events a second for SECONDS; returns each event's commit time (wall clock)
+    and the rate achieved."""
+    committed: dict[uuid.UUID, float] = {}
+    total = RATE * SECONDS
+    started = time.monotonic()
+    for n in range(total):
+        with tenant_context(tenant_id):
+            async with db.transaction() as session:
+                event_id = await record_event(
+                    session, CustomerCreated(customer_id=new_id(), owner_id=new_id())
+                )
+        committed[event_id] = time.time()
+        await asyncio.sleep(max(0.0, started + (n + 1) / RATE - time.monotonic()))
+    return committed, total / (time.monotonic() - started)
+
+
+async def _stages(
+    db: Database, tenant_id: uuid.UUID, committed: dict[uuid.UUID, float], arrived: dict[uuid.UUID, float]
+) -> list[tuple[str, list[float]]]:
+    """Each event's time in each stage, from the timestamps its rows carry."""
+    with tenant_context(tenant_id):
+        async with db.transaction() as session:
+            outbox = (
+                await session.execute(
+                    select(
+                        OutboxMessage.message_id,
+                        OutboxMessage.name,
+                        OutboxMessage.payload,
+                        OutboxMessage.dispatched_at,
+                    ).where(OutboxMessage.tenant_ref == tenant_id)
+                )
+            ).all()
+            deliveries = (
+                await session.execute(
+                    select(WebhookDelivery.id, WebhookDelivery.event_id, WebhookDelivery.created_at)
+                )
+            ).all()
+            attempts = dict(
+                (await session.execute(select(WebhookAttempt.delivery_id, WebhookAttempt.started_at))).all()
+            )
+    event_sent = {m: d.timestamp() for m, name, _, d in outbox if d is not None and m in committed}
+    job_sent = {
+        uuid.UUID(p["delivery_id"]): d.timestamp()
+        for _, name, p, d in outbox
+        if name == "webhooks.deliver" and d is not None
+    }
+    columns: dict[str, list[float]] = {
+        "commit → relay sent the event": [],
+        "→ handler made the delivery": [],
+        "→ delivery job sent": [],
+        "→ worker started the attempt": [],
+        "→ POST received": [],
+    }
+    for delivery_id, event_id, created_at in deliveries:
+        points = [
+            committed.get(event_id),
+            event_sent.get(event_id),
+            created_at.timestamp(),
+            job_sent.get(delivery_id),
+            attempts[delivery_id].timestamp() if delivery_id in attempts else None,
+            arrived.get(event_id),
+        ]
+        if any(p is None for p in points):
+            continue
+        for column, (before, after) in zip(columns.values(), itertools.pairwise(points), strict=False):
+            column.append(after - before)  # type: ignore[operator]
+    return list(columns.items())
 
 
 async def main() -> None:
@@ -87,62 +256,63 @@ async def main() -> None:
         await asyncio.to_thread(upgrade, settings, "heads", plugins.migration_locations())
         services = build_services(settings, plugins=plugins)
         db = services.db
-        # Embedded (no Redis): one process does it all. With Redis this process relays and
-        # runs a worker too, as `huike worker` does.
-        runtime = JobRuntime(settings, db, services.jobs, services.job_mailer(), texter=services.job_texter())
-        await runtime.start(worker=True, relay=True, scheduler=True)
         try:
-            tenant, _ = await create_tenant_with_owner(
-                db,
-                services.registry,
-                SignupCommand(
-                    company_name="Bench",
-                    owner_name="B",
-                    email=f"b-{new_id().hex[:8]}@example.com",
-                    password=PASSWORD,
-                ),
-                min_password_length=settings.password_min_length,
-            )
-            with tenant_context(tenant.id):
-                async with db.transaction() as session:
-                    await tenant_plugins.enable(
-                        session, plugins, AllowEveryPlugin(), "webhooks", PluginEnable()
-                    )
-                    endpoint = EndpointCreate(url=receiver.url("/hooks"), events=["customers.created"])
-                    await webhooks.create_endpoint(session, settings, endpoint)
+            # The business first: its data key is on disk before any worker starts.
+            tenant_id = await _business(settings, services, receiver)
             baseline = await _baseline(receiver)
-            committed: dict[str, float] = {}
-            total = RATE * SECONDS
-            started = time.monotonic()
-            for n in range(total):
-                customer_id = new_id()
-                with tenant_context(tenant.id):
-                    async with db.transaction() as session:
-                        await record_event(
-                            session, CustomerCreated(customer_id=customer_id, owner_id=new_id())
-                        )
-                committed[str(customer_id)] = time.monotonic()
-                await asyncio.sleep(max(0.0, started + (n + 1) / RATE - time.monotonic()))
-            achieved = total / (time.monotonic() - started)
-            deadline = time.monotonic() + 60
-            # The receiver runs in a thread of its own: poll what it has.
-            while len(receiver.requests_to("/hooks")) < total and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.2)
+            with contextlib.ExitStack() as stack:
+                me = [os.getpid()]
+                if settings.redis_url:
+                    workers = [p.pid for p in stack.enter_context(_workers(settings, WORKERS))]
+                    jobs: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+                else:
+                    workers = []
+                    jobs = _in_process_jobs(settings, services)
+                async with jobs:
+                    before = _cpu_seconds(workers), _cpu_seconds(me)
+                    committed, achieved = await _produce(db, tenant_id)
+                    deadline = time.monotonic() + DRAIN_SECONDS
+                    # The receiver runs in a thread of its own: poll what it has.
+                    while len(receiver.requests_to("/hooks")) < len(committed):
+                        if time.monotonic() > deadline:
+                            break
+                        await asyncio.sleep(0.2)
+                    # Embedded, the jobs' CPU is this process's: it is counted as theirs.
+                    spent = _cpu_seconds(workers) - before[0], _cpu_seconds(me) - before[1]
+                    cpu = (
+                        {"jobs": spent[0], "producer": spent[1]}
+                        if workers
+                        else {"jobs": spent[1], "producer": 0.0}
+                    )
+            wall = time.time() - time.monotonic()
+            arrived = {
+                uuid.UUID(json.loads(r.body)["id"]): r.at + wall for r in receiver.requests_to("/hooks")
+            }
+            stages = await _stages(db, tenant_id, committed, arrived)
         finally:
-            await runtime.stop()
             await db.dispose()
-        arrived = {json.loads(r.body)["data"]["customer_id"]: r.at for r in receiver.requests_to("/hooks")}
-        latencies = [arrived[c] - t for c, t in committed.items() if c in arrived]
-        broker = "Redis" if settings.redis_url else "in-process stub"
-        print(
+        latencies = [arrived[e] - t for e, t in committed.items() if e in arrived]
+        span = max(arrived.values()) - min(committed.values())
+        broker = f"Redis, {WORKERS} huike worker processes" if settings.redis_url else "in-process stub"
+        lines = [
             f"database: {settings.database_url.split('://')[0]}, broker: {broker}, "
-            f"relay interval {settings.relay_interval_ms} ms\n"
-            f"events: {total} at {achieved:.0f}/s (asked {RATE}/s); delivered {len(latencies)}\n"
+            f"relay interval {settings.relay_interval_ms} ms, {settings.worker_threads} worker threads",
+            f"events: {len(committed)} at {achieved:.0f}/s (asked {RATE}/s); delivered {len(latencies)}",
             f"  event commit → signed POST received   p50 {_percentile(latencies, 0.5) * 1000:7.1f} ms"
-            f"   p99 {_percentile(latencies, 0.99) * 1000:7.1f} ms   max {max(latencies) * 1000:7.1f} ms\n"
-            f"  baseline: the same POST from here      p50 {baseline * 1000:7.1f} ms\n"
-            f"  ratio p50 / baseline: {_percentile(latencies, 0.5) / baseline:.0f}x"
-        )
+            f"   p99 {_percentile(latencies, 0.99) * 1000:7.1f} ms   max {max(latencies) * 1000:7.1f} ms",
+            f"  baseline: the same POST from here      p50 {baseline * 1000:7.1f} ms",
+            f"  ratio p50 / baseline: {_percentile(latencies, 0.5) / baseline:.0f}x",
+            f"  delivered {len(latencies) / span:.0f}/s (first commit to last arrival)",
+            f"  CPU per event: jobs {cpu['jobs'] / len(committed) * 1000:.1f} ms, "
+            f"producer and receiver {cpu['producer'] / len(committed) * 1000:.1f} ms",
+            "  stages (p50 / p99 ms):",
+        ]
+        lines += [
+            f"    {name:<32} {_percentile(v, 0.5) * 1000:7.1f} / {_percentile(v, 0.99) * 1000:7.1f}"
+            for name, v in stages
+            if v
+        ]
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
