@@ -83,6 +83,11 @@ class Relay:
         for message in messages:
             self.broker.enqueue(message)
 
+    def send_jobs(self, envelopes: list[Envelope]) -> None:
+        """Send jobs that need no outbox row (blocking): what a job's transaction asked for
+        with :func:`core.jobs.service.enqueue_after_commit`, once it committed."""
+        self._send([_message(self.registry.jobs[e.name].actor_name, e) for e in envelopes])
+
     async def _audiences(
         self, session: AsyncSession, rows: Sequence[OutboxMessage]
     ) -> set[tuple[uuid.UUID, str]]:
@@ -129,9 +134,10 @@ class Relay:
                 )
             )
             actors = []
-        return [
-            dramatiq.Message(
-                queue_name=QUEUE, actor_name=name, args=(), kwargs=envelope.to_kwargs(), options={}
-            )
-            for name in actors
-        ]
+        return [_message(name, envelope) for name in actors]
+
+
+def _message(actor_name: str, envelope: Envelope) -> dramatiq.Message[object]:
+    return dramatiq.Message(
+        queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=envelope.to_kwargs(), options={}
+    )

@@ -10,8 +10,10 @@ letter instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,7 @@ from core.kernel.upsert import insert_for
 from core.mail import Mailer
 from core.sms import NoTextMessenger, TextMessenger
 
-__all__ = ["Envelope", "JobRunner", "Refused"]
+__all__ = ["AfterCommit", "Envelope", "JobRunner", "Refused", "after_commit_of"]
 
 log = logging.getLogger("huike.jobs")
 
@@ -62,6 +64,28 @@ class Envelope(msgspec.Struct, frozen=True):
         return msgspec.convert(kwargs["envelope"], cls)
 
 
+#: ``session.info`` key of the :class:`AfterCommit` of a job's transaction.
+_AFTER_COMMIT = "huike.jobs.after_commit"
+
+
+@dataclass
+class AfterCommit:
+    """The jobs a job's transaction asked for with :func:`core.jobs.service.enqueue_after_commit`:
+    the runner sends them to the broker once that transaction has committed; a rollback
+    drops them with it."""
+
+    #: The jobs this process's broker can take (others go through the outbox).
+    known: Collection[str]
+    envelopes: list[Envelope] = field(default_factory=list)
+
+
+def after_commit_of(session: AsyncSession) -> AfterCommit | None:
+    """What ``session``'s commit will send, when it is a job's transaction in a process that
+    sends jobs itself; else None."""
+    collected = session.info.get(_AFTER_COMMIT)
+    return collected if isinstance(collected, AfterCommit) else None
+
+
 @dataclass
 class JobRunner:
     settings: Settings
@@ -69,6 +93,9 @@ class JobRunner:
     registry: JobRegistry
     mailer: Mailer
     texter: TextMessenger = field(default_factory=NoTextMessenger)
+    #: Sends jobs to the broker (blocking; run in a thread): with it, what a job enqueues with
+    #: :func:`core.jobs.service.enqueue_after_commit` is sent as soon as the job commits.
+    send_jobs: Callable[[list[Envelope]], None] | None = None
 
     async def run(self, actor_name: str, envelope: Envelope, attempt: int) -> None:
         """Run the message for ``actor_name``. Raises on a failure that should be retried."""
@@ -81,7 +108,11 @@ class JobRunner:
                 tenant_context(envelope.tenant_id),
                 audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)),
             ):
+                after_commit: AfterCommit | None = None
                 async with self.db.transaction() as session:
+                    if self.send_jobs is not None:
+                        after_commit = AfterCommit(known=self.registry.jobs)
+                        session.info[_AFTER_COMMIT] = after_commit
                     if await self._processed(session, actor_name, envelope):
                         raise _Duplicate
                     context = JobContext(
@@ -97,6 +128,8 @@ class JobRunner:
                     await target.fn(context, argument)
                     if not await self._claim(session, actor_name, envelope):
                         raise _Duplicate
+                if after_commit is not None and after_commit.envelopes:
+                    await self._send_after_commit(after_commit.envelopes)
         except _Duplicate:
             # Already processed (or a concurrent copy committed first): this copy's work is
             # rolled back with its transaction.
@@ -116,6 +149,18 @@ class JobRunner:
             if isinstance(target, Handler) and target.on_dead_letter and envelope.tenant_id:
                 with tenant_context(envelope.tenant_id):
                     await target.on_dead_letter(self.db, envelope.tenant_id, error)
+
+    async def _send_after_commit(self, envelopes: list[Envelope]) -> None:
+        """The job committed: a failure here must not run it again. What is not sent is
+        brought back by its own state (see :func:`core.jobs.service.enqueue_after_commit`)."""
+        if self.send_jobs is None:
+            return
+        try:
+            await asyncio.to_thread(self.send_jobs, envelopes)
+        except Exception:
+            log.warning(
+                "jobs to send after commit were not sent", exc_info=True, extra={"jobs": len(envelopes)}
+            )
 
     def _resolve(self, actor_name: str, envelope: Envelope) -> tuple[Job[Any] | Handler[Any], Any]:
         kind, _, name = actor_name.partition(":")

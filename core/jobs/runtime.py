@@ -63,8 +63,10 @@ class JobRuntime:
         texted); the application passes the tenant's SMS providers."""
         self.settings = settings
         self.broker = broker or build_broker(settings)
-        self.runner = JobRunner(settings, db, registry, mailer, texter or NoTextMessenger())
         self.relay = Relay(db, registry, self.broker, settings.relay_batch_size)
+        self.runner = JobRunner(
+            settings, db, registry, mailer, texter or NoTextMessenger(), send_jobs=self.relay.send_jobs
+        )
         self.wakeup = RelayWakeup(db)
         self.scheduler = Scheduler(db, registry, holder=f"{socket.gethostname()}:{os.getpid()}:{id(self)}")
         self.actors = declare_actors(self.broker, registry, self._invoke)

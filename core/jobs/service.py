@@ -1,4 +1,5 @@
-"""Enqueueing a job from a service: through the outbox, in the caller's transaction."""
+"""Enqueueing a job from a service: through the outbox, in the caller's transaction; or,
+from inside a job, straight to the broker once the job's transaction commits."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.events.models import OutboxKind
 from core.events.service import record_job
 from core.jobs.registry import Job
+from core.jobs.runner import Envelope, after_commit_of
+from core.kernel.ids import new_id
 from core.kernel.models import Tenant
 from core.kernel.tenancy import current_tenant_id, tenant_context
 
-__all__ = ["enqueue", "enqueue_for_each_tenant"]
+__all__ = ["enqueue", "enqueue_after_commit", "enqueue_for_each_tenant"]
 
 P = TypeVar("P")
 
@@ -30,6 +34,33 @@ async def enqueue(session: AsyncSession, job: Job[P], payload: P) -> uuid.UUID:
     tenant_id = None if job.platform else current_tenant_id()
     data: dict[str, Any] = msgspec.to_builtins(payload)
     return record_job(session, job.name, data, tenant_id)
+
+
+async def enqueue_after_commit(session: AsyncSession, job: Job[P], payload: P) -> uuid.UUID:
+    """:func:`enqueue`, minus the relay's pass when called inside a job (a handler): the job
+    goes straight to the broker once the job's transaction commits, and not at all if it rolls
+    back. Elsewhere (a web request) it is :func:`enqueue`.
+
+    Not durable between the commit and the send: a process that dies there loses the job. So
+    only for a job whose own committed state brings it back (a webhook delivery's wake-up).
+
+    Raises:
+        NoTenantInContext: a tenant job enqueued with no tenant in context.
+    """
+    collected = after_commit_of(session)
+    if collected is None or job.name not in collected.known:
+        return await enqueue(session, job, payload)
+    message_id = new_id()
+    collected.envelopes.append(
+        Envelope(
+            kind=OutboxKind.JOB,
+            name=job.name,
+            message_id=message_id,
+            tenant_id=None if job.platform else current_tenant_id(),
+            payload=msgspec.to_builtins(payload),
+        )
+    )
+    return message_id
 
 
 async def enqueue_for_each_tenant(session: AsyncSession, job: Job[P], payload: P) -> int:

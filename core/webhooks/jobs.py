@@ -1,7 +1,8 @@
 """The jobs of outgoing webhooks.
 
-* ``webhooks.deliver`` (tenant job): one attempt of one delivery. Enqueued through the outbox
-  with the delivery, so nothing is sent for a transaction that rolled back. It never raises
+* ``webhooks.deliver`` (tenant job): one attempt of one delivery. Enqueued with the delivery
+  and sent only once its transaction commits (straight from an event handler's commit, else
+  through the outbox), so nothing is sent for a transaction that rolled back. It never raises
   for a failed attempt: the retry schedule of webhooks is its own (``next_attempt_at``), not
   the job machinery's.
 * ``webhooks.wake_due`` (platform, every 15 seconds): enqueues ``webhooks.deliver`` for each

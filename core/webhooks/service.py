@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, load_only
 
-from core.jobs.service import enqueue
+from core.jobs.service import enqueue, enqueue_after_commit
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Conflict, NotFound, one_of
@@ -72,8 +72,9 @@ __all__ = [
 #: The event :func:`ping_endpoint` sends, whatever the endpoint subscribes to.
 PING_EVENT = "webhooks.ping"
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that makes a leaked secret recognisable
-#: If a delivery's first job is lost (an embedded process stopped with it in memory), the
-#: sweeper sends it after this long.
+#: If a delivery's first job is lost (an embedded process stopped with it in memory, or a
+#: worker died between its handler's commit and sending the job), the sweeper sends it after
+#: this long.
 FIRST_WAKEUP = timedelta(minutes=5)
 
 
@@ -285,8 +286,12 @@ async def enqueue_deliveries(
     occurred_at: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Deliver an event to every enabled endpoint subscribed to it, in the caller's
-    transaction: the deliveries and their jobs commit with it (through the outbox), or not at
-    all. Returns the ids of the deliveries created.
+    transaction: the deliveries commit with it, or not at all, and their jobs are sent once it
+    commits. Returns the ids of the deliveries created.
+
+    In an event handler (a job) the jobs go to the broker right after the handler's commit,
+    without an outbox row and the relay's pass; elsewhere through the outbox. Either way a
+    delivery whose job got lost is sent by the sweeper at its first wake-up.
 
     Args:
         event_name: sent as ``Huike-Event`` and ``event`` in the body.
@@ -349,7 +354,7 @@ async def _deliver_to(
     await session.flush()
     tenant_id = current_tenant_id()
     for delivery in created:
-        await enqueue(session, deliver, Deliver(delivery_id=delivery.id))
+        await enqueue_after_commit(session, deliver, Deliver(delivery_id=delivery.id))
         await set_wakeup(session, tenant_id, delivery.id, now + FIRST_WAKEUP)
     return [d.id for d in created]
 

@@ -206,16 +206,10 @@ async def _stages(
                 (await session.execute(select(WebhookAttempt.delivery_id, WebhookAttempt.started_at))).all()
             )
     event_sent = {m: d.timestamp() for m, name, _, d in outbox if d is not None and m in committed}
-    job_sent = {
-        uuid.UUID(p["delivery_id"]): d.timestamp()
-        for _, name, p, d in outbox
-        if name == "webhooks.deliver" and d is not None
-    }
     columns: dict[str, list[float]] = {
         "commit → relay sent the event": [],
         "→ handler made the delivery": [],
-        "→ delivery job sent": [],
-        "→ worker started the attempt": [],
+        "→ its job started the attempt": [],
         "→ POST received": [],
     }
     for delivery_id, event_id, created_at in deliveries:
@@ -223,7 +217,6 @@ async def _stages(
             committed.get(event_id),
             event_sent.get(event_id),
             created_at.timestamp(),
-            job_sent.get(delivery_id),
             attempts[delivery_id].timestamp() if delivery_id in attempts else None,
             arrived.get(event_id),
         ]
