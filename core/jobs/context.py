@@ -18,9 +18,10 @@ __all__ = ["JobContext"]
 @dataclass(frozen=True, slots=True)
 class JobContext:
     """``session`` is the job's transaction, opened in the job's tenant context: what the job
-    writes there commits together with the record that it ran, exactly once. ``db`` opens
-    further transactions (a long, resumable job commits in batches); those commit on their
-    own and must be idempotent by themselves."""
+    writes there commits together with the record that it ran, exactly once (for a job
+    declared ``idempotent`` there is no such record: it commits when the job returns). ``db``
+    opens further transactions (a long, resumable job commits in batches); those commit on
+    their own and must be idempotent by themselves."""
 
     session: AsyncSession
     db: Database

@@ -43,6 +43,10 @@ class Job(Generic[P]):
     payload_type: type[P]
     #: A platform job runs with no tenant in context; every other job needs one.
     platform: bool = False
+    #: The job makes a repeat of itself harmless on its own (``webhooks.deliver`` claims its
+    #: delivery with a conditional UPDATE): the runner keeps no record of its messages and
+    #: holds no transaction around it, and its ``ctx.session`` begins one only if used.
+    idempotent: bool = False
 
     @property
     def actor_name(self) -> str:
@@ -69,7 +73,7 @@ class Handler(Generic[E]):
 
 
 def job(
-    name: str, payload_type: type[P], *, platform: bool = False
+    name: str, payload_type: type[P], *, platform: bool = False, idempotent: bool = False
 ) -> Callable[[Callable[[JobContext, P], Awaitable[None]]], Job[P]]:
     """Declare a job::
 
@@ -78,7 +82,7 @@ def job(
     """
 
     def declare(fn: Callable[[JobContext, P], Awaitable[None]]) -> Job[P]:
-        return Job(name=name, fn=fn, payload_type=payload_type, platform=platform)
+        return Job(name=name, fn=fn, payload_type=payload_type, platform=platform, idempotent=idempotent)
 
     return declare
 

@@ -108,28 +108,10 @@ class JobRunner:
                 tenant_context(envelope.tenant_id),
                 audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)),
             ):
-                after_commit: AfterCommit | None = None
-                async with self.db.transaction() as session:
-                    if self.send_jobs is not None:
-                        after_commit = AfterCommit(known=self.registry.jobs)
-                        session.info[_AFTER_COMMIT] = after_commit
-                    if await self._processed(session, actor_name, envelope):
-                        raise _Duplicate
-                    context = JobContext(
-                        session=session,
-                        db=self.db,
-                        settings=self.settings,
-                        mailer=self.mailer,
-                        texter=self.texter,
-                        tenant_id=envelope.tenant_id,
-                        message_id=envelope.message_id,
-                        attempt=attempt,
-                    )
-                    await target.fn(context, argument)
-                    if not await self._claim(session, actor_name, envelope):
-                        raise _Duplicate
-                if after_commit is not None and after_commit.envelopes:
-                    await self._send_after_commit(after_commit.envelopes)
+                if isinstance(target, Job) and target.idempotent:
+                    await self._run_unrecorded(target, argument, envelope, attempt)
+                else:
+                    await self._run_once(actor_name, target, argument, envelope, attempt)
         except _Duplicate:
             # Already processed (or a concurrent copy committed first): this copy's work is
             # rolled back with its transaction.
@@ -149,6 +131,51 @@ class JobRunner:
             if isinstance(target, Handler) and target.on_dead_letter and envelope.tenant_id:
                 with tenant_context(envelope.tenant_id):
                     await target.on_dead_letter(self.db, envelope.tenant_id, error)
+
+    async def _run_once(
+        self,
+        actor_name: str,
+        target: Job[Any] | Handler[Any],
+        argument: Any,
+        envelope: Envelope,
+        attempt: int,
+    ) -> None:
+        """In one transaction with the record that the message was processed (``_Duplicate``
+        when it already was)."""
+        after_commit: AfterCommit | None = None
+        async with self.db.transaction() as session:
+            if self.send_jobs is not None:
+                after_commit = AfterCommit(known=self.registry.jobs)
+                session.info[_AFTER_COMMIT] = after_commit
+            if await self._processed(session, actor_name, envelope):
+                raise _Duplicate
+            await target.fn(self._context(session, envelope, attempt), argument)
+            if not await self._claim(session, actor_name, envelope):
+                raise _Duplicate
+        if after_commit is not None and after_commit.envelopes:
+            await self._send_after_commit(after_commit.envelopes)
+
+    async def _run_unrecorded(
+        self, target: Job[Any], argument: Any, envelope: Envelope, attempt: int
+    ) -> None:
+        """An idempotent job: no record of the message, and a session that begins a transaction
+        only if the job uses it (committed when the job returns)."""
+        async with self.db.sessions() as session:
+            await target.fn(self._context(session, envelope, attempt), argument)
+            if session.in_transaction():
+                await session.commit()
+
+    def _context(self, session: AsyncSession, envelope: Envelope, attempt: int) -> JobContext:
+        return JobContext(
+            session=session,
+            db=self.db,
+            settings=self.settings,
+            mailer=self.mailer,
+            texter=self.texter,
+            tenant_id=envelope.tenant_id,
+            message_id=envelope.message_id,
+            attempt=attempt,
+        )
 
     async def _send_after_commit(self, envelopes: list[Envelope]) -> None:
         """The job committed: a failure here must not run it again. What is not sent is

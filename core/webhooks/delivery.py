@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
@@ -130,12 +130,23 @@ async def _claim(
             await _forget_if_finished(session, tenant_id, delivery_id)
             return None
         number, series = won
-        delivery = await session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id))
-        if delivery is None:  # the UPDATE above just matched it
+        # The delivery and its endpoint in one statement (the endpoint can be gone: outer join).
+        row = (
+            await session.execute(
+                select(WebhookDelivery, WebhookEndpoint)
+                .outerjoin(
+                    WebhookEndpoint,
+                    and_(
+                        WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
+                        WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+                    ),
+                )
+                .where(WebhookDelivery.id == delivery_id)
+            )
+        ).one_or_none()
+        if row is None:  # the UPDATE above just matched it
             return None
-        endpoint = await session.scalar(
-            select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
-        )
+        delivery, endpoint = row
         if endpoint is None or not endpoint.enabled:
             delivery.status = DeliveryStatus.DEAD
             delivery.attempts = number - 1
@@ -144,18 +155,9 @@ async def _claim(
             delivery.last_error = "The endpoint is disabled; replay the delivery once it is enabled again."
             await _drop_wakeup(session, tenant_id, delivery_id)
             return None
-        await session.execute(
-            update(WebhookAttempt)
-            .where(
-                WebhookAttempt.delivery_id == delivery_id, WebhookAttempt.outcome == AttemptOutcome.SENDING
-            )
-            .values(
-                outcome=AttemptOutcome.INTERRUPTED,
-                finished_at=now,
-                error="The worker stopped during this attempt.",
-            )
-            .execution_options(synchronize_session=False)
-        )
+        # An attempt before this one may have died in flight; the very first one has no predecessor.
+        if number > 1 or series > 0:
+            await _interrupt_sending(session, delivery_id, now)
         attempt = WebhookAttempt(delivery_id=delivery_id, series=series, number=number, started_at=now)
         session.add(attempt)
         await session.flush()
@@ -174,6 +176,20 @@ async def _claim(
             event_name=delivery.event_name,
             secrets=tuple(str(s) for s in secrets),
         )
+
+
+async def _interrupt_sending(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:
+    """Log the attempts left ``sending`` by a worker that stopped as ``interrupted``."""
+    await session.execute(
+        update(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery_id, WebhookAttempt.outcome == AttemptOutcome.SENDING)
+        .values(
+            outcome=AttemptOutcome.INTERRUPTED,
+            finished_at=now,
+            error="The worker stopped during this attempt.",
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _forget_if_finished(session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> None:

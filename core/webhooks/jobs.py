@@ -52,7 +52,9 @@ class Deliver(msgspec.Struct, forbid_unknown_fields=True):
     delivery_id: uuid.UUID
 
 
-@job("webhooks.deliver", Deliver)
+# Its claim makes a second copy harmless, and its attempt commits in transactions of its own:
+# no runner transaction is held open across the POST.
+@job("webhooks.deliver", Deliver, idempotent=True)
 async def deliver(ctx: JobContext, payload: Deliver) -> None:
     await attempt_delivery(ctx.db, ctx.settings, payload.delivery_id)
 
