@@ -44,6 +44,10 @@ log = logging.getLogger("huike.jobs")
 
 #: How often the scheduler looks for due periodic jobs (their schedules are in minutes).
 SCHEDULER_INTERVAL_SECONDS = 10.0
+#: The longest an idle dramatiq consumer sleeps between two looks at the broker (it backs
+#: off up to this from a few milliseconds): the wait of a message that reaches an idle
+#: worker. An idle consumer then asks Redis about 20 times a second.
+WORKER_IDLE_POLL_MS = 50
 #: How long stopping waits for the relay and the scheduler to finish their current step.
 STOP_GRACE_SECONDS = 10.0
 
@@ -85,7 +89,7 @@ class JobRuntime:
         self._stopping = asyncio.Event()
         if worker:
             self.worker = dramatiq.Worker(
-                self.broker, worker_threads=self.settings.worker_threads, worker_timeout=100
+                self.broker, worker_threads=self.settings.worker_threads, worker_timeout=WORKER_IDLE_POLL_MS
             )
             self.worker.start()
         interval = self.settings.relay_interval_ms / 1000
