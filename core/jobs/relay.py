@@ -45,6 +45,8 @@ class Relay:
         self.batch_size = batch_size
         # One pass at a time in this process (the background loop and a drain may overlap).
         self._lock = asyncio.Lock()
+        #: Outbox rows this relay has sent so far, by any caller (the background loop, a drain).
+        self.relayed = 0
 
     async def run_once(self) -> int:
         """Send one batch; returns how many outbox rows it handled.
@@ -71,6 +73,7 @@ class Relay:
                     row.dispatched_at = utcnow()
                 if messages:
                     await asyncio.to_thread(self._send, messages)
+        self.relayed += len(rows)
         return len(rows)
 
     async def run_until_empty(self) -> int:

@@ -129,9 +129,13 @@ class JobRuntime:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         while True:
-            sent = await self.relay.run_until_empty()
+            # The background relay (woken by every commit) may send rows while this waits: a
+            # round is the last only if nobody relayed anything during it.
+            before = self.relay.relayed
+            await self.relay.run_until_empty()
             await asyncio.to_thread(self._join)
-            if not sent and not await self.relay.run_once():
+            await self.relay.run_once()
+            if self.relay.relayed == before:
                 return
 
     def _join(self) -> None:
