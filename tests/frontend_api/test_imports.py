@@ -27,9 +27,16 @@ HEADER = "客户名称,手机,邮箱,地址,联系人,客户级别,来源,行业
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """Jobs run in the app (drained by the tests); three rows per batch, so small files
-    already take several batches."""
+    already take several batches. The relay is woken by each commit; its poll (which a test
+    that switches the wake-ups off is left with) is slow enough never to come mid-test."""
     return create_app(
-        dataclasses.replace(settings, background_jobs=True, import_batch_rows=3, rate_limit_enabled=False)
+        dataclasses.replace(
+            settings,
+            background_jobs=True,
+            import_batch_rows=3,
+            rate_limit_enabled=False,
+            relay_interval_ms=120_000,
+        )
     )
 
 
@@ -368,6 +375,8 @@ def test_progress_and_resume_after_an_interrupted_run(
     from core.imports.runner import run_import
 
     rows = "".join(f"公司{i:02},1380013{i:04},,,,,,,,\n" for i in range(10))
+    # Nothing relays the import's job before the worker below "dies": only the drain does.
+    client.blocking_portal.call(client.app.state.jobs.wakeup.stop)  # type: ignore[attr-defined]
     created = upload(client, owner["headers"], (HEADER + rows).encode(), dry_run="false")
     assert created.status_code == 202
     import_id = created.json()["id"]
