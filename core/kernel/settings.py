@@ -85,7 +85,8 @@ class Settings:
     job_max_backoff_ms: int = 3_600_000
     #: Threads of each dramatiq worker (the in-process one, and each ``huike worker``).
     worker_threads: int = 4
-    #: How often the relay looks for committed outbox rows, and how many it sends at once.
+    #: How often the relay looks for committed outbox rows when no commit woke it (see
+    #: core/jobs/wakeup.py), and how many it sends at once.
     relay_interval_ms: int = 500
     relay_batch_size: int = 100
     #: Run the job runtime inside ``huike serve``: without Redis the worker, relay and
