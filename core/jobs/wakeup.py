@@ -6,7 +6,7 @@ Two signals wake it, both sent only for a committed transaction:
 * in this process, the outbox's commit signal (:data:`core.events.service.OUTBOX_COMMITTED`):
   a handler's job commits its deliveries' jobs, and this process's relay sends them next;
 * on PostgreSQL, ``NOTIFY huike_outbox`` from the outbox table's trigger (migration
-  ``0019_outbox_notify``), which every relay process ``LISTEN``\\ s to on a connection of its
+  ``0020_outbox_notify``), which every relay process ``LISTEN``\\ s to on a connection of its
   own: an event committed by a web process wakes the relays of the workers.
 
 Neither is needed for correctness: the interval still polls, so a lost notification (the

@@ -1,7 +1,7 @@
 """The outbox wakes the relays: NOTIFY huike_outbox when outbox rows commit (PostgreSQL)
 
-Revision ID: 0019_outbox_notify
-Revises: 0018_permission_catalogue
+Revision ID: 0020_outbox_notify
+Revises: 0019_member_phone
 Create Date: 2026-12-01 15:30:00
 
 A statement-level trigger, so a multi-row insert notifies once; PostgreSQL delivers a
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019_outbox_notify"
-down_revision: str | Sequence[str] | None = "0018_permission_catalogue"
+revision: str = "0020_outbox_notify"
+down_revision: str | Sequence[str] | None = "0019_member_phone"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
