@@ -94,9 +94,11 @@ async def test_a_failing_receiver_is_retried_until_it_answers_2xx(
 async def test_a_receiver_too_slow_to_answer_is_tried_again(
     db: Database, runtimes: RuntimeFactory, receiver: HTTPServer, shop: Shop
 ) -> None:
-    runtime = runtimes(webhook_timeout_ms=300)
+    # A timeout with room for a busy machine (a loaded CI box once took over 300 ms to
+    # answer the quick second request, which then timed out too), and a far slower reply.
+    runtime = runtimes(webhook_timeout_ms=1000)
     await runtime.start(worker=True, relay=False, scheduler=False)
-    receiver.script("/slow", [Reply(200, delay=1.5), Reply(200)])
+    receiver.script("/slow", [Reply(200, delay=3.0), Reply(200)])
     await add_endpoint(db, runtime.settings, shop.tenant_id, receiver.url("/slow"))
     _, [delivery_id] = await emit(db, shop.tenant_id)
 
