@@ -14,12 +14,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from multipart import MultipartSegment, ParserError, PushMultipartParser
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.imports import exports, service
 from core.imports.permissions import EXPORT, RUN
 from core.imports.schemas import ImportView, RowErrorView, RunRequest
 from core.kernel.errors import Invalid, PayloadTooLarge
 from core.kernel.pagination import Page
+from core.security.principal import Principal
 from frontend_api.deps import PageDep, PrincipalDep, ServicesDep, SessionDep
 from frontend_api.filters import (
     CustomerFilterDep,
@@ -29,6 +31,7 @@ from frontend_api.filters import (
     lead_filters,
     opportunity_filters,
 )
+from frontend_api.services import Services
 
 __all__ = ["ExportController", "ImportController"]
 
@@ -169,6 +172,22 @@ def _streamed(export: exports.Export) -> Stream:
     )
 
 
+async def _export(
+    request: Request[Any, Any, Any],
+    services: Services,
+    session: AsyncSession,
+    principal: Principal,
+    entity: str,
+    filters: Any,
+    fmt: str,
+) -> Stream:
+    """A filtered list's export, streamed, with headers in the requester's language."""
+    export = await exports.start_export(
+        session, services.db, principal, entity, filters, fmt, language=request.headers.get("accept-language")
+    )
+    return _streamed(export)
+
+
 class ExportController(Controller):
     path = "/api/v1"
     tags = ["exports"]
@@ -190,16 +209,7 @@ class ExportController(Controller):
         filters: CustomerFilterDep,
         format: FromQuery[str] = "csv",
     ) -> Stream:
-        export = await exports.start_export(
-            session,
-            services.db,
-            principal,
-            "customers",
-            filters,
-            format,
-            language=request.headers.get("accept-language"),
-        )
-        return _streamed(export)
+        return await _export(request, services, session, principal, "customers", filters, format)
 
     @get(
         "/contacts/export",
@@ -242,16 +252,7 @@ class ExportController(Controller):
         filters: LeadFilterDep,
         format: FromQuery[str] = "csv",
     ) -> Stream:
-        export = await exports.start_export(
-            session,
-            services.db,
-            principal,
-            "leads",
-            filters,
-            format,
-            language=request.headers.get("accept-language"),
-        )
-        return _streamed(export)
+        return await _export(request, services, session, principal, "leads", filters, format)
 
     @get(
         "/opportunities/export",
@@ -268,13 +269,4 @@ class ExportController(Controller):
         filters: OpportunityFilterDep,
         format: FromQuery[str] = "csv",
     ) -> Stream:
-        export = await exports.start_export(
-            session,
-            services.db,
-            principal,
-            "opportunities",
-            filters,
-            format,
-            language=request.headers.get("accept-language"),
-        )
-        return _streamed(export)
+        return await _export(request, services, session, principal, "opportunities", filters, format)
