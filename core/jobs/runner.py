@@ -6,6 +6,12 @@ redelivered message (the relay crashed after sending, or Redis redelivered an un
 is skipped, and of two copies running at once only one commits. A failure rolls both back
 and raises, so the broker retries with backoff; the last allowed attempt writes a dead
 letter instead.
+
+A handler's message may carry a batch of one tenant's events (:func:`batch_kwargs`, sent by
+the relay on PostgreSQL): they run in one transaction, each in a savepoint of its own, so an
+event that fails rolls back only its own effect. The batch is retried while some of its
+events fail; a retry runs only those, since the others are recorded as processed, and the
+last attempt dead-letters each of them on its own.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import logging
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.context import ActorType, audit_context
@@ -32,7 +39,16 @@ from core.kernel.upsert import insert_for
 from core.mail import Mailer
 from core.sms import NoTextMessenger, TextMessenger
 
-__all__ = ["AfterCommit", "Envelope", "JobRunner", "Refused", "after_commit_of"]
+__all__ = [
+    "AfterCommit",
+    "BatchFailed",
+    "Envelope",
+    "JobRunner",
+    "Refused",
+    "after_commit_of",
+    "batch_kwargs",
+    "envelopes_from_kwargs",
+]
 
 log = logging.getLogger("huike.jobs")
 
@@ -44,6 +60,11 @@ class Refused(Exception):
 
 class _Duplicate(Exception):
     """Raised inside the transaction to roll back a duplicate's work."""
+
+
+class BatchFailed(Exception):
+    """Some events of a batch failed (their effects rolled back, the others' committed): the
+    broker retries the batch, which then runs only the failed ones."""
 
 
 class Envelope(msgspec.Struct, frozen=True):
@@ -62,6 +83,18 @@ class Envelope(msgspec.Struct, frozen=True):
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any]) -> Envelope:
         return msgspec.convert(kwargs["envelope"], cls)
+
+
+def batch_kwargs(envelopes: list[Envelope]) -> dict[str, Any]:
+    """What a broker message carries for a batch of events (see :meth:`JobRunner.run_batch`)."""
+    return {"envelopes": msgspec.to_builtins(envelopes)}
+
+
+def envelopes_from_kwargs(kwargs: dict[str, Any]) -> list[Envelope]:
+    """The envelopes of a message: a batch's, or the one of a single message."""
+    if "envelopes" in kwargs:
+        return msgspec.convert(kwargs["envelopes"], list[Envelope])
+    return [Envelope.from_kwargs(kwargs)]
 
 
 #: ``session.info`` key of the :class:`AfterCommit` of a job's transaction.
@@ -132,6 +165,92 @@ class JobRunner:
                 with tenant_context(envelope.tenant_id):
                     await target.on_dead_letter(self.db, envelope.tenant_id, error)
 
+    async def run_batch(self, actor_name: str, envelopes: list[Envelope], attempt: int) -> None:
+        """Run a handler's batch of events (one message). Raises :class:`BatchFailed` while some
+        of them fail and attempts are left; each event is recorded, retried and dead-lettered
+        on its own, as if it had come alone."""
+        if len(envelopes) == 1:
+            await self.run(actor_name, envelopes[0], attempt)
+            return
+        try:
+            handler = self._handler(actor_name)
+        except Refused as exc:
+            for envelope in envelopes:
+                await self._dead_letter(actor_name, envelope, f"refused: {exc}", attempt)
+            return
+        by_tenant: dict[uuid.UUID, list[tuple[Envelope, Any]]] = {}
+        for envelope in envelopes:
+            try:
+                event = self._event(handler, envelope)
+            except Refused as exc:
+                await self._dead_letter(actor_name, envelope, f"refused: {exc}", attempt)
+                continue
+            by_tenant.setdefault(cast("uuid.UUID", envelope.tenant_id), []).append((envelope, event))
+        failed: list[tuple[Envelope, str]] = []
+        for tenant_id, events in by_tenant.items():
+            failed += await self._run_many(actor_name, handler, tenant_id, events, attempt)
+        if not failed:
+            return
+        if attempt <= self.settings.job_max_retries:
+            raise BatchFailed(f"{len(failed)} of {len(envelopes)} events failed; first: {failed[0][1]}")
+        for envelope, error in failed:
+            await self._dead_letter(actor_name, envelope, error, attempt)
+            if handler.on_dead_letter and envelope.tenant_id:
+                with tenant_context(envelope.tenant_id):
+                    await handler.on_dead_letter(self.db, envelope.tenant_id, error)
+
+    async def _run_many(
+        self,
+        actor_name: str,
+        handler: Handler[Any],
+        tenant_id: uuid.UUID,
+        events: list[tuple[Envelope, Any]],
+        attempt: int,
+    ) -> list[tuple[Envelope, str]]:
+        """One tenant's events in one transaction. The processed rows are claimed first, in
+        one statement (a concurrent copy waits for this one, then finds them taken), so the
+        transaction is open before the first savepoint on SQLite too. Returns the events that
+        failed, with their errors; their claims are given back."""
+        failed: list[tuple[Envelope, str]] = []
+        after_commit: AfterCommit | None = None
+        with tenant_context(tenant_id):
+            async with self.db.transaction() as session:
+                if self.send_jobs is not None:
+                    after_commit = AfterCommit(known=self.registry.jobs)
+                    session.info[_AFTER_COMMIT] = after_commit
+                claimed = await self._claim_many(session, actor_name, tenant_id, [e for e, _ in events])
+                for envelope, event in events:
+                    if envelope.message_id not in claimed:
+                        continue  # processed before
+                    sent_before = len(after_commit.envelopes) if after_commit is not None else 0
+                    try:
+                        with audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)):
+                            async with session.begin_nested():
+                                await handler.fn(self._context(session, envelope, attempt), event)
+                    except Exception as exc:
+                        log.warning(
+                            "job failed",
+                            exc_info=True,
+                            extra={
+                                "actor": actor_name,
+                                "attempt": attempt,
+                                "message_id": str(envelope.message_id),
+                            },
+                        )
+                        if after_commit is not None:
+                            del after_commit.envelopes[sent_before:]
+                        failed.append((envelope, f"{type(exc).__name__}: {exc}"))
+                if failed:
+                    await session.execute(
+                        delete(ProcessedMessage).where(
+                            ProcessedMessage.handler == actor_name,
+                            ProcessedMessage.message_id.in_([e.message_id for e, _ in failed]),
+                        )
+                    )
+        if after_commit is not None and after_commit.envelopes:
+            await self._send_after_commit(after_commit.envelopes)
+        return failed
+
     async def _run_once(
         self,
         actor_name: str,
@@ -192,15 +311,8 @@ class JobRunner:
     def _resolve(self, actor_name: str, envelope: Envelope) -> tuple[Job[Any] | Handler[Any], Any]:
         kind, _, name = actor_name.partition(":")
         if kind == "handler" and envelope.kind == OutboxKind.EVENT:
-            handler = self.registry.handlers.get(name)
-            if handler is None:
-                raise Refused(f"no handler {name!r} in this process")
-            if envelope.tenant_id is None:
-                raise Refused(f"event {envelope.name!r} carries no tenant")
-            try:
-                return handler, handler.event_type.decode(envelope.version, envelope.payload)
-            except (msgspec.ValidationError, ValueError) as exc:
-                raise Refused(f"undecodable {envelope.name!r} payload: {exc}") from exc
+            handler = self._handler(actor_name)
+            return handler, self._event(handler, envelope)
         job = self.registry.jobs.get(name) if kind == "job" else None
         if job is None:
             raise Refused(f"no job {name!r} in this process")
@@ -212,6 +324,21 @@ class JobRunner:
             return job, msgspec.convert(envelope.payload, job.payload_type)
         except msgspec.ValidationError as exc:
             raise Refused(f"invalid payload for job {name!r}: {exc}") from exc
+
+    def _handler(self, actor_name: str) -> Handler[Any]:
+        name = actor_name.removeprefix("handler:")
+        handler = self.registry.handlers.get(name)
+        if handler is None:
+            raise Refused(f"no handler {name!r} in this process")
+        return handler
+
+    def _event(self, handler: Handler[Any], envelope: Envelope) -> Any:
+        if envelope.tenant_id is None:
+            raise Refused(f"event {envelope.name!r} carries no tenant")
+        try:
+            return handler.event_type.decode(envelope.version, envelope.payload)
+        except (msgspec.ValidationError, ValueError) as exc:
+            raise Refused(f"undecodable {envelope.name!r} payload: {exc}") from exc
 
     async def _processed(self, session: AsyncSession, actor_name: str, envelope: Envelope) -> bool:
         key = (actor_name, envelope.message_id)
@@ -228,6 +355,20 @@ class JobRunner:
             .returning(ProcessedMessage.message_id)
         )
         return (await session.execute(claim)).scalar_one_or_none() is not None
+
+    async def _claim_many(
+        self, session: AsyncSession, actor_name: str, tenant_id: uuid.UUID, envelopes: list[Envelope]
+    ) -> set[uuid.UUID]:
+        """The message ids of ``envelopes`` not processed before, now claimed; in id order,
+        so two overlapping batches wait for each other instead of deadlocking."""
+        ids = sorted({e.message_id for e in envelopes})
+        claim = (
+            insert_for(session, ProcessedMessage)
+            .values([{"handler": actor_name, "message_id": i, "tenant_ref": tenant_id} for i in ids])
+            .on_conflict_do_nothing(index_elements=["handler", "message_id"])
+            .returning(ProcessedMessage.message_id)
+        )
+        return set((await session.scalars(claim)).all())
 
     async def _dead_letter(self, actor_name: str, envelope: Envelope, error: str, attempts: int) -> None:
         log.error(

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ from dramatiq.middleware import CurrentMessage
 from core.jobs.broker import QUEUE, build_broker, declare_actors
 from core.jobs.registry import JobRegistry
 from core.jobs.relay import Relay
-from core.jobs.runner import Envelope, JobRunner
+from core.jobs.runner import JobRunner, envelopes_from_kwargs
 from core.jobs.scheduler import Scheduler
 from core.jobs.wakeup import RelayWakeup
 from core.kernel.database import Database
@@ -95,9 +96,13 @@ class JobRuntime:
         interval = self.settings.relay_interval_ms / 1000
         if relay:
             await self.wakeup.start()
+            # Batching, a stream of events is gathered into fewer passes, each a batch per handler.
+            gap = self.settings.relay_gather_ms / 1000 if self.relay.batch_handlers else 0.0
             self._tasks.append(
                 asyncio.create_task(
-                    every(interval, self.relay.run_until_empty, self._stopping, wakeup=self.wakeup)
+                    every(
+                        interval, self.relay.run_until_empty, self._stopping, wakeup=self.wakeup, min_gap=gap
+                    )
                 )
             )
         if scheduler:
@@ -149,7 +154,7 @@ class JobRuntime:
             raise RuntimeError("the job runtime was not started")
         message = CurrentMessage.get_current_message()
         attempt = int(message.options.get("retries", 0)) + 1 if message is not None else 1
-        work = self.runner.run(actor_name, Envelope.from_kwargs(kwargs), attempt)
+        work = self.runner.run_batch(actor_name, envelopes_from_kwargs(kwargs), attempt)
         asyncio.run_coroutine_threadsafe(work, self._loop).result()
 
 
@@ -159,10 +164,13 @@ async def every(
     stopping: asyncio.Event,
     *,
     wakeup: RelayWakeup | None = None,
+    min_gap: float = 0.0,
 ) -> None:
-    """Run ``step`` every ``seconds`` (or sooner when ``wakeup`` says so) until ``stopping``
-    is set; a step in progress finishes."""
+    """Run ``step`` every ``seconds`` (or sooner when ``wakeup`` says so, but no sooner than
+    ``min_gap`` after the last step began) until ``stopping`` is set; a step in progress
+    finishes."""
     while not stopping.is_set():
+        began = time.monotonic()
         try:
             await step()
         except asyncio.CancelledError:
@@ -172,6 +180,10 @@ async def every(
             log.warning("background step failed; retrying", exc_info=True)
         if wakeup is not None:
             await wakeup.wait(seconds, stopping)
+            rest = began + min_gap - time.monotonic()
+            if rest > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), rest)
             continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), seconds)

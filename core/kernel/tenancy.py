@@ -147,7 +147,8 @@ def _stamp_tenant_on_write(session: Session, flush_context: Any, instances: Any)
 
 @event.listens_for(TenantSession, "after_begin")
 def _set_rls_tenant(session: Session, transaction: SessionTransaction, connection: Connection) -> None:
-    if connection.dialect.name != "postgresql":
+    # A savepoint is inside the transaction that set it already.
+    if connection.dialect.name != "postgresql" or transaction.nested:
         return
     tenant_id = _current_tenant.get()
     connection.execute(
