@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 
 import dramatiq
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events.models import OutboxKind, OutboxMessage
@@ -86,7 +86,13 @@ class Relay:
                 targets: list[tuple[str, Envelope]] = []
                 for row in rows:
                     targets.extend(self._targets(row, session, admitted))
-                    row.dispatched_at = utcnow()
+                if rows:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id.in_([row.id for row in rows]))
+                        .values(dispatched_at=utcnow())
+                        .execution_options(synchronize_session=False)
+                    )
                 messages = self._messages(targets)
                 if messages:
                     await asyncio.to_thread(self._send, messages)
