@@ -15,15 +15,17 @@ event's commit: the event's ``customer_id`` (or ``customer_field``), its payload
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import and_, delete, literal, or_, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Insert, Table, and_, bindparam, delete, literal, or_, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.activities import permissions as activity_permissions
 from core.activities.models import Activity, TimelineEntry
@@ -40,7 +42,6 @@ from core.kernel.errors import Invalid
 from core.kernel.ids import id_time
 from core.kernel.pagination import Page, PageRequest, decode_cursor, encode_cursor
 from core.kernel.tenancy import current_tenant_id
-from core.kernel.upsert import insert_for
 from core.security.principal import Principal
 
 __all__ = ["HANDLERS", "MERGED", "TimelineEvent", "customer_timeline", "timeline_handlers"]
@@ -96,31 +97,39 @@ async def _write_entry(ctx: JobContext, spec: TimelineEvent, event: DomainEvent)
     values = spec.entry_values(event, ctx.message_id)
     if values is None:
         return
-    values["customer_id"] = await _survivor(ctx.session, values["customer_id"])
-    await ctx.session.execute(
-        insert_for(ctx.session, TimelineEntry)
-        .values(tenant_id=ctx.tenant_id, **values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
-    )
+    # Every event of a customer comes here: the statements are built once, with the tenant
+    # as a parameter (RLS applies to them on PostgreSQL too).
+    connection = await ctx.session.connection()
+    tenant_id = current_tenant_id()
+    values["customer_id"] = await _survivor(connection, tenant_id, values["customer_id"])
+    await connection.execute(_insert_entry(connection.dialect.name), {"tenant_id": tenant_id, **values})
 
 
-async def _survivor(session: AsyncSession, customer_id: uuid.UUID) -> uuid.UUID:
+async def _survivor(connection: AsyncConnection, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> uuid.UUID:
     """The customer ``customer_id`` was merged into (through every later merge), or itself:
     an event about a merged customer handled after the merge lands on the survivor."""
     for _ in range(_MAX_MERGE_HOPS):
-        survivor = await session.scalar(
-            select(TimelineEntry.customer_id).where(
-                TimelineEntry.ref_type == MERGED.ref, TimelineEntry.ref_id == customer_id
-            )
-        )
+        survivor = await connection.scalar(_SURVIVOR, {"tenant_id": tenant_id, "merged_id": customer_id})
         if survivor is None or survivor == customer_id:
             return customer_id
         customer_id = survivor
     return customer_id
 
 
+@functools.cache
+def _insert_entry(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    entries = cast(Table, TimelineEntry.__table__)
+    return insert(entries).on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+
+
 #: The merge's own timeline entry, on the survivor; it also records where the merged id went.
 MERGED = TimelineEvent(CustomerMerged, customer_field="survivor_id", ref="merged")
+_SURVIVOR = select(TimelineEntry.customer_id).where(
+    TimelineEntry.tenant_id == bindparam("tenant_id"),
+    TimelineEntry.ref_type == MERGED.ref,
+    TimelineEntry.ref_id == bindparam("merged_id"),
+)
 _MAX_MERGE_HOPS = 20
 
 

@@ -17,6 +17,7 @@ last attempt dead-letters each of them on its own.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Collection
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import delete
+from sqlalchemy import Insert, Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.context import ActorType, audit_context
@@ -362,13 +364,10 @@ class JobRunner:
         """The message ids of ``envelopes`` not processed before, now claimed; in id order,
         so two overlapping batches wait for each other instead of deadlocking."""
         ids = sorted({e.message_id for e in envelopes})
-        claim = (
-            insert_for(session, ProcessedMessage)
-            .values([{"handler": actor_name, "message_id": i, "tenant_ref": tenant_id} for i in ids])
-            .on_conflict_do_nothing(index_elements=["handler", "message_id"])
-            .returning(ProcessedMessage.message_id)
-        )
-        return set((await session.scalars(claim)).all())
+        connection = await session.connection()
+        rows = [{"handler": actor_name, "message_id": i, "tenant_ref": tenant_id} for i in ids]
+        # One statement built once, its rows sent as one multi-row INSERT (insertmanyvalues).
+        return set((await connection.execute(_claim_statement(connection.dialect.name), rows)).scalars())
 
     async def _dead_letter(self, actor_name: str, envelope: Envelope, error: str, attempts: int) -> None:
         log.error(
@@ -389,3 +388,14 @@ class JobRunner:
                         attempts=attempts,
                     )
                 )
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    processed = cast(Table, ProcessedMessage.__table__)
+    return (
+        insert(processed)
+        .on_conflict_do_nothing(index_elements=["handler", "message_id"])
+        .returning(processed.c.message_id)
+    )
