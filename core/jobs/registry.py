@@ -47,6 +47,12 @@ class Job(Generic[P]):
     #: delivery with a conditional UPDATE): the runner keeps no record of its messages and
     #: holds no transaction around it, and its ``ctx.session`` begins one only if used.
     idempotent: bool = False
+    #: Combines the payloads of several messages of this job for one tenant into fewer (and
+    #: never more): what one job's transaction asked for with
+    #: :func:`core.jobs.service.enqueue_after_commit` is merged before it is sent
+    #: (``webhooks.deliver`` attempts up to ten deliveries per message). Jobs enqueued through
+    #: the outbox stay one message per row.
+    merge: Callable[[list[P]], list[P]] | None = None
 
     @property
     def actor_name(self) -> str:
@@ -73,7 +79,12 @@ class Handler(Generic[E]):
 
 
 def job(
-    name: str, payload_type: type[P], *, platform: bool = False, idempotent: bool = False
+    name: str,
+    payload_type: type[P],
+    *,
+    platform: bool = False,
+    idempotent: bool = False,
+    merge: Callable[[list[P]], list[P]] | None = None,
 ) -> Callable[[Callable[[JobContext, P], Awaitable[None]]], Job[P]]:
     """Declare a job::
 
@@ -82,7 +93,14 @@ def job(
     """
 
     def declare(fn: Callable[[JobContext, P], Awaitable[None]]) -> Job[P]:
-        return Job(name=name, fn=fn, payload_type=payload_type, platform=platform, idempotent=idempotent)
+        return Job(
+            name=name,
+            fn=fn,
+            payload_type=payload_type,
+            platform=platform,
+            idempotent=idempotent,
+            merge=merge,
+        )
 
     return declare
 

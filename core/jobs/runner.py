@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -50,6 +50,7 @@ __all__ = [
     "after_commit_of",
     "batch_kwargs",
     "envelopes_from_kwargs",
+    "merged",
 ]
 
 log = logging.getLogger("huike.jobs")
@@ -119,6 +120,28 @@ def after_commit_of(session: AsyncSession) -> AfterCommit | None:
     sends jobs itself; else None."""
     collected = session.info.get(_AFTER_COMMIT)
     return collected if isinstance(collected, AfterCommit) else None
+
+
+def merged(jobs: Mapping[str, Job[Any]], envelopes: list[Envelope]) -> list[Envelope]:
+    """``envelopes`` grouped by job and tenant, each group of a job that declares ``merge``
+    combined into fewer. The merged envelopes keep the ids of the group's first envelopes."""
+    groups: dict[tuple[str, uuid.UUID | None], list[Envelope]] = {}
+    for envelope in envelopes:
+        groups.setdefault((envelope.name, envelope.tenant_id), []).append(envelope)
+    result: list[Envelope] = []
+    for (name, _), group in groups.items():
+        job = jobs.get(name)
+        if job is None or job.merge is None or len(group) == 1:
+            result.extend(group)
+            continue
+        payloads = job.merge([msgspec.convert(e.payload, job.payload_type) for e in group])
+        if len(payloads) > len(group):
+            raise ValueError(f"merging {len(group)} {name!r} jobs gave {len(payloads)}")
+        result.extend(
+            msgspec.structs.replace(e, payload=msgspec.to_builtins(p))
+            for e, p in zip(group, payloads, strict=False)
+        )
+    return result
 
 
 @dataclass
@@ -300,10 +323,12 @@ class JobRunner:
 
     async def _send_after_commit(self, envelopes: list[Envelope]) -> None:
         """The job committed: a failure here must not run it again. What is not sent is
-        brought back by its own state (see :func:`core.jobs.service.enqueue_after_commit`)."""
+        brought back by its own state (see :func:`core.jobs.service.enqueue_after_commit`).
+        Jobs that declare ``merge`` go as fewer messages (:func:`merged`)."""
         if self.send_jobs is None:
             return
         try:
+            envelopes = merged(self.registry.jobs, envelopes)
             await asyncio.to_thread(self.send_jobs, envelopes)
         except Exception:
             log.warning(

@@ -1,38 +1,47 @@
-"""The delivery engine: one attempt of one delivery, claimed so that it is never in flight
-twice, with its outcome logged and the next attempt scheduled.
+"""The delivery engine: one attempt of each of a few deliveries of one tenant, each claimed so
+that it is never in flight twice, with its outcome logged and its next attempt scheduled.
 
-An attempt is three steps, each its own short transaction except the HTTP call, which holds
-no transaction (on SQLite it would hold the one write lock for the whole call):
+An attempt is three steps. The claims of a job's deliveries are one short transaction, their
+records another; the HTTP calls hold none (on SQLite they would hold the one write lock for
+the whole call):
 
-1. **claim**: a conditional ``UPDATE`` sets ``locked_until`` (now + the attempt's lease) and
-   counts the attempt, only if the delivery is open, due and not locked. Of two workers (a
-   duplicated job, a sweeper that woke it while its job was still queued) the second matches
-   no row: PostgreSQL re-checks the condition once the first commits, SQLite serialises the
-   writes. The attempt is logged as ``sending`` in the same transaction.
-2. **send** (:func:`core.webhooks.sender.post`), bounded by ``HUIKE_WEBHOOK_TIMEOUT_MS``,
-   shorter than the lease.
-3. **record**: the attempt's outcome, and the delivery's new state — ``succeeded``, ``failed``
-   with ``next_attempt_at`` from the retry schedule, or ``dead`` — conditional on the claim
-   still being current (same series and attempt number), and the wake-up moved on.
+1. **claim**: one conditional ``UPDATE`` sets ``locked_until`` (now + the attempts' lease) and
+   counts the attempt of each delivery that is open, due and not locked. Of two workers (a
+   duplicated job, a sweeper that woke a delivery while its job was still queued) the second
+   matches none of the rows the first claimed: PostgreSQL re-checks the condition once the
+   first commits, SQLite serialises the writes. Each worker attempts what it won, nothing
+   else. The attempts are logged as ``sending`` and the wake-ups moved past the lease in the
+   same transaction.
+2. **send** (:func:`core.webhooks.sender.post`): the POSTs side by side, each bounded by
+   ``HUIKE_WEBHOOK_TIMEOUT_MS``, shorter than the lease. A slow or hanging endpoint delays
+   no other endpoint's request, only the record of the job's outcomes, to that deadline at most.
+3. **record**: each attempt's outcome, and its delivery's new state — ``succeeded``,
+   ``failed`` with ``next_attempt_at`` from the retry schedule, or ``dead`` — conditional on
+   its claim still being current (same series and attempt number), and its wake-up dropped
+   or moved on.
 
 A worker that dies between 1 and 3 leaves ``locked_until`` to expire; the wake-up, set past
 the lease, brings the delivery back, and the next claim marks the lost attempt
-``interrupted``. So a delivery is sent at least once, and each endpoint's deliveries are
-separate jobs: one endpoint failing or hanging never holds back another's.
+``interrupted``. So a delivery is sent at least once, and one endpoint failing or hanging
+never holds back another's deliveries: a failure is its own delivery's outcome, and a hang
+ends at the deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
+from core.kernel.ids import new_id
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
 from core.kernel.upsert import insert_for
@@ -47,7 +56,7 @@ from core.webhooks.models import (
 from core.webhooks.retry import retry_delay
 from core.webhooks.sender import AttemptResult, delivery_headers, post
 
-__all__ = ["attempt_delivery", "lease", "set_wakeup"]
+__all__ = ["attempt_deliveries", "attempt_delivery", "lease", "set_wakeups"]
 
 log = logging.getLogger("huike.webhooks")
 
@@ -71,21 +80,30 @@ class _Claim:
     secrets: tuple[str, ...]
 
 
-async def set_wakeup(
-    session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID, due_at: datetime
+async def set_wakeups(
+    session: AsyncSession, tenant_id: uuid.UUID, due_at: Mapping[uuid.UUID, datetime]
 ) -> None:
-    """Make the sweeper look at the delivery again at ``due_at``."""
+    """Make the sweeper look at each delivery again at its time (one statement)."""
+    if not due_at:
+        return
+    stmt = insert_for(session, WebhookWakeup).values(
+        [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()]
+    )
     await session.execute(
-        insert_for(session, WebhookWakeup)
-        .values(tenant_ref=tenant_id, delivery_id=delivery_id, due_at=due_at)
-        .on_conflict_do_update(index_elements=["tenant_ref", "delivery_id"], set_={"due_at": due_at})
+        stmt.on_conflict_do_update(
+            index_elements=["tenant_ref", "delivery_id"], set_={"due_at": stmt.excluded.due_at}
+        )
     )
 
 
-async def _drop_wakeup(session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> None:
+async def _drop_wakeups(
+    session: AsyncSession, tenant_id: uuid.UUID, delivery_ids: Sequence[uuid.UUID]
+) -> None:
+    if not delivery_ids:
+        return
     await session.execute(
         delete(WebhookWakeup).where(
-            WebhookWakeup.tenant_ref == tenant_id, WebhookWakeup.delivery_id == delivery_id
+            WebhookWakeup.tenant_ref == tenant_id, WebhookWakeup.delivery_id.in_(delivery_ids)
         )
     )
 
@@ -93,96 +111,160 @@ async def _drop_wakeup(session: AsyncSession, tenant_id: uuid.UUID, delivery_id:
 async def attempt_delivery(db: Database, settings: Settings, delivery_id: uuid.UUID) -> str | None:
     """Make one attempt of the delivery (of the tenant in context) if it is due and nobody is
     making one; returns the attempt's outcome, or None when no attempt was made."""
+    return (await attempt_deliveries(db, settings, [delivery_id])).get(delivery_id)
+
+
+async def attempt_deliveries(
+    db: Database, settings: Settings, delivery_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Make one attempt of each delivery (of the tenant in context) that is due and that
+    nobody is making one of, their POSTs side by side; returns the outcome of each attempt
+    made, by delivery id.
+
+    Raises:
+        Exception: what a POST raised beyond the failures it reports (a bug); the other
+            attempts are recorded first, that one is left to its lease.
+    """
     tenant_id = current_tenant_id()
-    claim = await _claim(db, settings, tenant_id, delivery_id)
-    if claim is None:
-        return None
-    result = await post(
+    claims = await _claim(db, settings, tenant_id, list(dict.fromkeys(delivery_ids)))
+    if not claims:
+        return {}
+    results = await asyncio.gather(*(_send(settings, claim) for claim in claims), return_exceptions=True)
+    done = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, AttemptResult)]
+    outcomes = await _record(db, settings, tenant_id, done) if done else {}
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return outcomes
+
+
+async def _send(settings: Settings, claim: _Claim) -> AttemptResult:
+    return await post(
         claim.url,
         claim.body,
         delivery_headers(claim.event_name, claim.delivery_id, claim.secrets, claim.body),
         timeout_seconds=settings.webhook_timeout_ms / 1000,
         allow_private=settings.webhook_allow_private_urls,
     )
-    return await _record(db, settings, tenant_id, claim, result)
 
 
 async def _claim(
-    db: Database, settings: Settings, tenant_id: uuid.UUID, delivery_id: uuid.UUID
-) -> _Claim | None:
+    db: Database, settings: Settings, tenant_id: uuid.UUID, delivery_ids: Sequence[uuid.UUID]
+) -> list[_Claim]:
     now = utcnow()
+    locked_until = now + lease(settings)
     async with db.transaction() as session:
-        won = (
-            await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status.in_(DeliveryStatus.OPEN),
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+        won = {
+            delivery_id: (number, series)
+            for delivery_id, number, series in (
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id.in_(delivery_ids),
+                        WebhookDelivery.status.in_(DeliveryStatus.OPEN),
+                        WebhookDelivery.next_attempt_at <= now,
+                        or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now),
+                    )
+                    .values(attempts=WebhookDelivery.attempts + 1, locked_until=locked_until)
+                    .returning(WebhookDelivery.id, WebhookDelivery.attempts, WebhookDelivery.series)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(attempts=WebhookDelivery.attempts + 1, locked_until=now + lease(settings))
-                .returning(WebhookDelivery.attempts, WebhookDelivery.series)
-                .execution_options(synchronize_session=False)
-            )
-        ).one_or_none()
-        if won is None:
-            await _forget_if_finished(session, tenant_id, delivery_id)
-            return None
-        number, series = won
-        # The delivery and its endpoint in one statement (the endpoint can be gone: outer join).
-        row = (
-            await session.execute(
-                select(WebhookDelivery, WebhookEndpoint)
-                .outerjoin(
-                    WebhookEndpoint,
-                    and_(
-                        WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
-                        WebhookEndpoint.id == WebhookDelivery.endpoint_id,
-                    ),
+            ).all()
+        }
+        lost = [i for i in delivery_ids if i not in won]
+        if lost:
+            await _forget_finished(session, tenant_id, lost)
+        if not won:
+            return []
+        # The deliveries and their endpoints in one statement (an endpoint can be gone: outer join).
+        rows = {
+            delivery.id: (delivery, endpoint)
+            for delivery, endpoint in (
+                await session.execute(
+                    select(WebhookDelivery, WebhookEndpoint)
+                    .outerjoin(
+                        WebhookEndpoint,
+                        and_(
+                            WebhookEndpoint.tenant_id == WebhookDelivery.tenant_id,
+                            WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+                        ),
+                    )
+                    .where(WebhookDelivery.id.in_(list(won)))
                 )
-                .where(WebhookDelivery.id == delivery_id)
+            ).all()
+        }
+        claims: list[_Claim] = []
+        stopped: list[uuid.UUID] = []
+        for delivery_id in (i for i in delivery_ids if i in rows):
+            delivery, endpoint = rows[delivery_id]
+            number, series = won[delivery_id]
+            if endpoint is None or not endpoint.enabled:
+                _stop(delivery, number)
+                stopped.append(delivery_id)
+                continue
+            claims.append(
+                _Claim(
+                    delivery_id=delivery_id,
+                    attempt_id=new_id(),
+                    series=series,
+                    number=number,
+                    url=endpoint.url,
+                    body=str(delivery.body).encode(),
+                    event_name=delivery.event_name,
+                    secrets=_signing_secrets(endpoint, now),
+                )
             )
-        ).one_or_none()
-        if row is None:  # the UPDATE above just matched it
-            return None
-        delivery, endpoint = row
-        if endpoint is None or not endpoint.enabled:
-            delivery.status = DeliveryStatus.DEAD
-            delivery.attempts = number - 1
-            delivery.locked_until = None
-            delivery.next_attempt_at = None
-            delivery.last_error = "The endpoint is disabled; replay the delivery once it is enabled again."
-            await _drop_wakeup(session, tenant_id, delivery_id)
-            return None
-        # An attempt before this one may have died in flight; the very first one has no predecessor.
-        if number > 1 or series > 0:
-            await _interrupt_sending(session, delivery_id, now)
-        attempt = WebhookAttempt(delivery_id=delivery_id, series=series, number=number, started_at=now)
-        session.add(attempt)
-        await session.flush()
-        await set_wakeup(session, tenant_id, delivery_id, now + lease(settings))
-        secrets = [endpoint.secret]
-        expires = endpoint.previous_secret_expires_at
-        if endpoint.previous_secret and expires is not None and expires > now:
-            secrets.append(endpoint.previous_secret)
-        return _Claim(
-            delivery_id=delivery_id,
-            attempt_id=attempt.id,
-            series=series,
-            number=number,
-            url=endpoint.url,
-            body=str(delivery.body).encode(),
-            event_name=delivery.event_name,
-            secrets=tuple(str(s) for s in secrets),
+        await _drop_wakeups(session, tenant_id, stopped)
+        if not claims:
+            return []
+        # An attempt before one of these may have died in flight; a very first one has no predecessor.
+        await _interrupt_sending(
+            session, [c.delivery_id for c in claims if c.number > 1 or c.series > 0], now
         )
+        await session.execute(
+            insert(WebhookAttempt).values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "id": c.attempt_id,
+                        "delivery_id": c.delivery_id,
+                        "series": c.series,
+                        "number": c.number,
+                        "outcome": AttemptOutcome.SENDING,
+                        "started_at": now,
+                    }
+                    for c in claims
+                ]
+            )
+        )
+        await set_wakeups(session, tenant_id, {c.delivery_id: locked_until for c in claims})
+        return claims
 
 
-async def _interrupt_sending(session: AsyncSession, delivery_id: uuid.UUID, now: datetime) -> None:
+def _stop(delivery: WebhookDelivery, number: int) -> None:
+    """A delivery of a disabled (or deleted) endpoint ends ``dead``, its claim not counted."""
+    delivery.status = DeliveryStatus.DEAD
+    delivery.attempts = number - 1
+    delivery.locked_until = None
+    delivery.next_attempt_at = None
+    delivery.last_error = "The endpoint is disabled; replay the delivery once it is enabled again."
+
+
+def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> tuple[str, ...]:
+    secrets = [endpoint.secret]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        secrets.append(endpoint.previous_secret)
+    return tuple(str(s) for s in secrets)
+
+
+async def _interrupt_sending(session: AsyncSession, delivery_ids: list[uuid.UUID], now: datetime) -> None:
     """Log the attempts left ``sending`` by a worker that stopped as ``interrupted``."""
+    if not delivery_ids:
+        return
     await session.execute(
         update(WebhookAttempt)
-        .where(WebhookAttempt.delivery_id == delivery_id, WebhookAttempt.outcome == AttemptOutcome.SENDING)
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids), WebhookAttempt.outcome == AttemptOutcome.SENDING)
         .values(
             outcome=AttemptOutcome.INTERRUPTED,
             finished_at=now,
@@ -192,67 +274,88 @@ async def _interrupt_sending(session: AsyncSession, delivery_id: uuid.UUID, now:
     )
 
 
-async def _forget_if_finished(session: AsyncSession, tenant_id: uuid.UUID, delivery_id: uuid.UUID) -> None:
-    """A wake-up of a delivery that is gone (its endpoint was deleted) or finished is dropped."""
-    status = await session.scalar(select(WebhookDelivery.status).where(WebhookDelivery.id == delivery_id))
-    if status is None or status in DeliveryStatus.FINISHED:
-        await _drop_wakeup(session, tenant_id, delivery_id)
+async def _forget_finished(
+    session: AsyncSession, tenant_id: uuid.UUID, delivery_ids: list[uuid.UUID]
+) -> None:
+    """Wake-ups of deliveries that are gone (their endpoint was deleted) or finished are dropped."""
+    query = select(WebhookDelivery.id, WebhookDelivery.status).where(WebhookDelivery.id.in_(delivery_ids))
+    statuses = {delivery_id: status for delivery_id, status in (await session.execute(query)).all()}
+    await _drop_wakeups(
+        session,
+        tenant_id,
+        [i for i in delivery_ids if statuses.get(i, DeliveryStatus.DEAD) in DeliveryStatus.FINISHED],
+    )
+
+
+def _next_state(
+    settings: Settings, claim: _Claim, result: AttemptResult, now: datetime
+) -> tuple[str, str, datetime | None]:
+    """The attempt's outcome, the delivery's status and its next attempt's time."""
+    if result.ok:
+        return AttemptOutcome.SUCCEEDED, DeliveryStatus.SUCCEEDED, None
+    delay = retry_delay(settings, claim.number)
+    if delay is None:
+        return AttemptOutcome.FAILED, DeliveryStatus.DEAD, None
+    return AttemptOutcome.FAILED, DeliveryStatus.FAILED, now + delay
 
 
 async def _record(
-    db: Database, settings: Settings, tenant_id: uuid.UUID, claim: _Claim, result: AttemptResult
-) -> str:
+    db: Database, settings: Settings, tenant_id: uuid.UUID, done: list[tuple[_Claim, AttemptResult]]
+) -> dict[uuid.UUID, str]:
     now = utcnow()
-    outcome = AttemptOutcome.SUCCEEDED if result.ok else AttemptOutcome.FAILED
-    delay = None if result.ok else retry_delay(settings, claim.number)
-    if result.ok:
-        status, next_at = DeliveryStatus.SUCCEEDED, None
-    elif delay is None:
-        status, next_at = DeliveryStatus.DEAD, None
-    else:
-        status, next_at = DeliveryStatus.FAILED, now + delay
+    outcomes: dict[uuid.UUID, str] = {}
+    finished: list[uuid.UUID] = []
+    retried: dict[uuid.UUID, datetime] = {}
+    dead: list[tuple[_Claim, AttemptResult]] = []
     async with db.transaction() as session:
-        await session.execute(
-            update(WebhookAttempt)
-            .where(WebhookAttempt.id == claim.attempt_id)
-            .values(
-                outcome=outcome,
-                status_code=result.status_code,
-                response_excerpt=result.response_excerpt,
-                error=result.error,
-                duration_ms=result.duration_ms,
-                finished_at=now,
+        for claim, result in done:
+            outcome, status, next_at = _next_state(settings, claim, result, now)
+            outcomes[claim.delivery_id] = outcome
+            await session.execute(
+                update(WebhookAttempt)
+                .where(WebhookAttempt.id == claim.attempt_id)
+                .values(
+                    outcome=outcome,
+                    status_code=result.status_code,
+                    response_excerpt=result.response_excerpt,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                    finished_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        current = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == claim.delivery_id,
-                WebhookDelivery.series == claim.series,
-                WebhookDelivery.attempts == claim.number,
+            current = await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == claim.delivery_id,
+                    WebhookDelivery.series == claim.series,
+                    WebhookDelivery.attempts == claim.number,
+                )
+                .values(
+                    status=status,
+                    next_attempt_at=next_at,
+                    locked_until=None,
+                    last_status_code=result.status_code,
+                    last_response=result.response_excerpt,
+                    last_error=result.error,
+                    last_duration_ms=result.duration_ms,
+                    updated_at=now,
+                    **({"delivered_at": now} if result.ok else {}),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .values(
-                status=status,
-                next_attempt_at=next_at,
-                locked_until=None,
-                last_status_code=result.status_code,
-                last_response=result.response_excerpt,
-                last_error=result.error,
-                last_duration_ms=result.duration_ms,
-                updated_at=now,
-                **({"delivered_at": now} if result.ok else {}),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if current.rowcount == 1:  # type: ignore[attr-defined]
-            if next_at is None:
-                await _drop_wakeup(session, tenant_id, claim.delivery_id)
-            else:
-                await set_wakeup(session, tenant_id, claim.delivery_id, next_at)
-    if status == DeliveryStatus.DEAD:
+            if current.rowcount == 1:  # type: ignore[attr-defined]
+                if next_at is None:
+                    finished.append(claim.delivery_id)
+                else:
+                    retried[claim.delivery_id] = next_at
+            if status == DeliveryStatus.DEAD:
+                dead.append((claim, result))
+        await _drop_wakeups(session, tenant_id, finished)
+        await set_wakeups(session, tenant_id, retried)
+    for claim, result in dead:
         log.warning(
             "webhook delivery dead",
             extra={"delivery_id": str(claim.delivery_id), "attempts": claim.number, "error": result.error},
         )
-    return outcome
+    return outcomes

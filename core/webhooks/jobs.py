@@ -1,10 +1,11 @@
 """The jobs of outgoing webhooks.
 
-* ``webhooks.deliver`` (tenant job): one attempt of one delivery. Enqueued with the delivery
-  and sent only once its transaction commits (straight from an event handler's commit, else
-  through the outbox), so nothing is sent for a transaction that rolled back. It never raises
-  for a failed attempt: the retry schedule of webhooks is its own (``next_attempt_at``), not
-  the job machinery's.
+* ``webhooks.deliver`` (tenant job): one attempt of each of its deliveries. Enqueued with the
+  delivery and sent only once its transaction commits (straight from an event handler's
+  commit, else through the outbox), so nothing is sent for a transaction that rolled back.
+  The jobs of one handler's commit are merged into one per :data:`MERGE_LIMIT` deliveries of
+  its tenant. It never raises for a failed attempt: the retry schedule of webhooks is its own
+  (``next_attempt_at``), not the job machinery's.
 * ``webhooks.wake_due`` (platform, every 15 seconds): enqueues ``webhooks.deliver`` for each
   delivery whose wake-up is due — retries, and deliveries whose worker died mid-attempt.
 * ``webhooks.purge`` (platform, daily) → ``webhooks.purge_tenant`` per tenant: deletes
@@ -28,14 +29,16 @@ from core.jobs.service import enqueue, enqueue_for_each_tenant
 from core.kernel.clock import utcnow
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
-from core.webhooks.delivery import attempt_delivery, lease
+from core.webhooks.delivery import attempt_deliveries, lease
 from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookWakeup
 
 __all__ = [
     "JOBS",
+    "MERGE_LIMIT",
     "PERIODIC",
     "Deliver",
     "deliver",
+    "merge_deliveries",
     "purge",
     "purge_tenant",
     "wake_due",
@@ -46,17 +49,36 @@ __all__ = [
 WAKE_BATCH = 1000
 #: Deliveries deleted per statement by the purge.
 PURGE_BATCH = 5000
+#: The most deliveries one ``webhooks.deliver`` job attempts: its POSTs run side by side, and
+#: its claim and record are one statement or a few per delivery, in one transaction each.
+MERGE_LIMIT = 10
 
 
-class Deliver(msgspec.Struct, forbid_unknown_fields=True):
+class Deliver(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The deliveries to attempt: ``delivery_id``, then ``more`` of the same tenant (a
+    payload of one delivery is encoded as before the merge existed)."""
+
     delivery_id: uuid.UUID
+    more: list[uuid.UUID] = msgspec.field(default_factory=list)
+
+    @property
+    def delivery_ids(self) -> list[uuid.UUID]:
+        return [self.delivery_id, *self.more]
 
 
-# Its claim makes a second copy harmless, and its attempt commits in transactions of its own:
-# no runner transaction is held open across the POST.
-@job("webhooks.deliver", Deliver, idempotent=True)
+def merge_deliveries(payloads: list[Deliver]) -> list[Deliver]:
+    """The deliveries of several jobs, in order and each once, as jobs of at most
+    :data:`MERGE_LIMIT`."""
+    ids = list(dict.fromkeys(i for payload in payloads for i in payload.delivery_ids))
+    chunks = [ids[start : start + MERGE_LIMIT] for start in range(0, len(ids), MERGE_LIMIT)]
+    return [Deliver(delivery_id=first, more=rest) for first, *rest in chunks]
+
+
+# Its claim makes a second copy harmless, and its attempts commit in transactions of their own:
+# no runner transaction is held open across the POSTs.
+@job("webhooks.deliver", Deliver, idempotent=True, merge=merge_deliveries)
 async def deliver(ctx: JobContext, payload: Deliver) -> None:
-    await attempt_delivery(ctx.db, ctx.settings, payload.delivery_id)
+    await attempt_deliveries(ctx.db, ctx.settings, payload.delivery_ids)
 
 
 @job("webhooks.wake_due", NoPayload, platform=True)

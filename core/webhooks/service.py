@@ -27,7 +27,7 @@ from core.kernel.ids import new_id
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
-from core.webhooks.delivery import set_wakeup
+from core.webhooks.delivery import set_wakeups
 from core.webhooks.jobs import Deliver, deliver
 from core.webhooks.models import (
     DeliveryStatus,
@@ -352,10 +352,9 @@ async def _deliver_to(
     ]
     session.add_all(created)
     await session.flush()
-    tenant_id = current_tenant_id()
     for delivery in created:
         await enqueue_after_commit(session, deliver, Deliver(delivery_id=delivery.id))
-        await set_wakeup(session, tenant_id, delivery.id, now + FIRST_WAKEUP)
+    await set_wakeups(session, current_tenant_id(), {d.id: now + FIRST_WAKEUP for d in created})
     return [d.id for d in created]
 
 
@@ -477,6 +476,6 @@ async def replay_delivery(
             code="delivery_in_progress",
         )
     await enqueue(session, deliver, Deliver(delivery_id=delivery.id))
-    await set_wakeup(session, delivery.tenant_id, delivery.id, now + FIRST_WAKEUP)
+    await set_wakeups(session, delivery.tenant_id, {delivery.id: now + FIRST_WAKEUP})
     await session.refresh(delivery)
     return delivery_view(delivery)
