@@ -3,6 +3,7 @@ endpoints configured by a tenant or owned by an installed app. See docs/plugins/
 
 * :mod:`core.webhooks.service`: endpoints, enqueueing deliveries, the log, replays.
 * :mod:`core.webhooks.signing`: the ``Huike-Signature`` scheme (standard library only).
-* :mod:`core.webhooks.delivery`, :mod:`core.webhooks.sender`: one attempt, claimed and logged.
+* :mod:`core.webhooks.delivery`, :mod:`core.webhooks.sender`: attempts, claimed and logged,
+  several of one tenant at once.
 * :mod:`core.webhooks.jobs`: the delivery job, the sweeper of due retries, the purge.
 """

@@ -1,18 +1,21 @@
 """Deliveries made by an event handler (the ``webhooks`` plugin's path): their jobs go to
 the broker straight from the handler's commit, not through the outbox and a second relay
-pass; nothing is sent for a handler that rolls back, and a job lost between the commit and
-the broker is sent by the sweeper."""
+pass, merged into one job per ten deliveries; nothing is sent for a handler that rolls back,
+and a job lost between the commit and the broker is sent by the sweeper."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any, ClassVar
 
+import dramatiq
 import pytest
+from dramatiq.middleware import Middleware
 from sqlalchemy import func, select, update
 
 from core.events.models import OutboxMessage
@@ -29,8 +32,8 @@ from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
 from core.mail import MemoryMailer
 from core.webhooks import jobs as webhook_jobs
-from core.webhooks import service
-from core.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookWakeup
+from core.webhooks import service, signing
+from core.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookWakeup
 from tests.core.crypto.factories import Shop
 from tests.core.webhooks.conftest import add_endpoint, sweep
 from tests.http_server import HTTPServer
@@ -73,6 +76,16 @@ async def make_runtime(hook_settings: Settings, db: Database) -> AsyncIterator[C
     yield make
     for runtime in started:
         await runtime.stop()
+
+
+class SentMessages(Middleware):
+    """The actor of every message the broker took."""
+
+    def __init__(self) -> None:
+        self.actors: list[str] = []
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message[Any], delay: int) -> None:
+        self.actors.append(message.actor_name)
 
 
 async def _ship(db: Database, shop: Shop, order: str = "SO-1") -> None:
@@ -172,3 +185,40 @@ async def test_a_delivery_job_lost_after_the_handlers_commit_is_sent_by_the_swee
     assert len(receiver.requests_to("/hook")) == 1
     [delivery] = await _deliveries(db, shop)
     assert delivery.status == DeliveryStatus.SUCCEEDED
+
+
+async def test_a_handlers_deliveries_go_as_one_job_per_ten_each_signed_and_logged_on_its_own(
+    db: Database,
+    hook_settings: Settings,
+    make_runtime: Callable[..., JobRuntime],
+    receiver: HTTPServer,
+    shop: Shop,
+) -> None:
+    count = webhook_jobs.MERGE_LIMIT + 2
+    secrets = {}
+    for n in range(count):
+        endpoint = await add_endpoint(
+            db, hook_settings, shop.tenant_id, receiver.url(f"/hook{n}"), ["tests.*"]
+        )
+        secrets[f"/hook{n}"] = endpoint.secret
+    await _ship(db, shop)
+    runtime = make_runtime()
+    sent = SentMessages()
+    runtime.broker.add_middleware(sent)
+    await runtime.start(worker=True, relay=False, scheduler=False)
+
+    await runtime.drain()
+
+    assert sent.actors.count("job:webhooks.deliver") == math.ceil(count / webhook_jobs.MERGE_LIMIT) == 2
+    assert sorted(r.path for r in receiver.received) == sorted(secrets)
+    deliveries = await _deliveries(db, shop)
+    for request in receiver.received:
+        assert signing.verify(secrets[request.path], request.header("Huike-Signature") or "", request.body)
+    assert {r.header("Huike-Delivery") for r in receiver.received} == {str(d.id) for d in deliveries}
+    assert {(d.status, d.attempts) for d in deliveries} == {(DeliveryStatus.SUCCEEDED, 1)}
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            attempts = (
+                await session.execute(select(WebhookAttempt.delivery_id, WebhookAttempt.outcome))
+            ).all()
+    assert sorted(attempts) == sorted((d.id, "succeeded") for d in deliveries)
