@@ -39,6 +39,13 @@ class Reply:
 Handler = Callable[[Received], Reply]
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's backlog of 5 drops connections beyond it when several requests arrive at
+    # once (a job's deliveries are POSTed side by side), and the client's retry of a dropped
+    # connection waits a second; a real receiver's backlog is hundreds.
+    request_queue_size = 128
+
+
 class HTTPServer:
     def __init__(self, handler: Handler | None = None) -> None:
         self.received: list[Received] = []
@@ -47,7 +54,7 @@ class HTTPServer:
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._handler = handler
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._request_handler())
+        self._server = _Listener(("127.0.0.1", 0), self._request_handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
