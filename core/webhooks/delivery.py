@@ -30,13 +30,16 @@ ends at the deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
@@ -44,7 +47,6 @@ from core.kernel.database import Database
 from core.kernel.ids import new_id
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
-from core.kernel.upsert import insert_for
 from core.webhooks.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -86,14 +88,69 @@ async def set_wakeups(
     """Make the sweeper look at each delivery again at its time (one statement)."""
     if not due_at:
         return
-    stmt = insert_for(session, WebhookWakeup).values(
-        [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()]
+    connection = await session.connection()
+    await connection.execute(
+        _upsert_wakeup(connection.dialect.name),
+        [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()],
     )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["tenant_ref", "delivery_id"], set_={"due_at": stmt.excluded.due_at}
-        )
+
+
+# Statements of every delivery, built once: a multi-row ``values([...])`` is compiled anew each
+# time (SQLAlchemy cannot cache it), a list of parameters is sent as one multi-row statement.
+@functools.cache
+def _upsert_wakeup(dialect: str) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(cast(Table, WebhookWakeup.__table__))
+    return stmt.on_conflict_do_update(
+        index_elements=["tenant_ref", "delivery_id"], set_={"due_at": stmt.excluded.due_at}
     )
+
+
+_INSERT_ATTEMPT = insert(cast(Table, WebhookAttempt.__table__))
+_ATTEMPTS = cast(Table, WebhookAttempt.__table__)
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+
+
+def _set(table: Table, *names: str) -> dict[str, Any]:
+    """``SET name = :v_name`` for each column (a bound name may not be a column's own)."""
+    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names}
+
+
+_RECORD_ATTEMPT = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.tenant_id == bindparam("tenant"), _ATTEMPTS.c.id == bindparam("attempt"))
+    .values(
+        _set(_ATTEMPTS, "outcome", "status_code", "response_excerpt", "error", "duration_ms", "finished_at")
+    )
+)
+#: Only while the claim is current (same series and attempt number): a later claim's record wins.
+_RECORD_DELIVERY = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.tenant_id == bindparam("tenant"),
+        _DELIVERIES.c.id == bindparam("delivery"),
+        _DELIVERIES.c.series == bindparam("claimed_series"),
+        _DELIVERIES.c.attempts == bindparam("claimed_number"),
+    )
+    .values(
+        {
+            **_set(
+                _DELIVERIES,
+                "status",
+                "next_attempt_at",
+                "last_status_code",
+                "last_response",
+                "last_error",
+                "last_duration_ms",
+                "updated_at",
+            ),
+            "locked_until": None,
+            "delivered_at": func.coalesce(
+                bindparam("v_delivered_at", type_=_DELIVERIES.c.delivered_at.type), _DELIVERIES.c.delivered_at
+            ),
+        }
+    )
+)
 
 
 async def _drop_wakeups(
@@ -221,21 +278,20 @@ async def _claim(
         await _interrupt_sending(
             session, [c.delivery_id for c in claims if c.number > 1 or c.series > 0], now
         )
-        await session.execute(
-            insert(WebhookAttempt).values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "id": c.attempt_id,
-                        "delivery_id": c.delivery_id,
-                        "series": c.series,
-                        "number": c.number,
-                        "outcome": AttemptOutcome.SENDING,
-                        "started_at": now,
-                    }
-                    for c in claims
-                ]
-            )
+        await (await session.connection()).execute(
+            _INSERT_ATTEMPT,
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "id": c.attempt_id,
+                    "delivery_id": c.delivery_id,
+                    "series": c.series,
+                    "number": c.number,
+                    "outcome": AttemptOutcome.SENDING,
+                    "started_at": now,
+                }
+                for c in claims
+            ],
         )
         await set_wakeups(session, tenant_id, {c.delivery_id: locked_until for c in claims})
         return claims
@@ -307,50 +363,49 @@ async def _record(
     finished: list[uuid.UUID] = []
     retried: dict[uuid.UUID, datetime] = {}
     dead: list[tuple[_Claim, AttemptResult]] = []
+    attempts: list[dict[str, object]] = []
     async with db.transaction() as session:
+        connection = await session.connection()
         for claim, result in done:
             outcome, status, next_at = _next_state(settings, claim, result, now)
             outcomes[claim.delivery_id] = outcome
-            await session.execute(
-                update(WebhookAttempt)
-                .where(WebhookAttempt.id == claim.attempt_id)
-                .values(
-                    outcome=outcome,
-                    status_code=result.status_code,
-                    response_excerpt=result.response_excerpt,
-                    error=result.error,
-                    duration_ms=result.duration_ms,
-                    finished_at=now,
-                )
-                .execution_options(synchronize_session=False)
+            attempts.append(
+                {
+                    "tenant": tenant_id,
+                    "attempt": claim.attempt_id,
+                    "v_outcome": outcome,
+                    "v_status_code": result.status_code,
+                    "v_response_excerpt": result.response_excerpt,
+                    "v_error": result.error,
+                    "v_duration_ms": result.duration_ms,
+                    "v_finished_at": now,
+                }
             )
-            current = await session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == claim.delivery_id,
-                    WebhookDelivery.series == claim.series,
-                    WebhookDelivery.attempts == claim.number,
-                )
-                .values(
-                    status=status,
-                    next_attempt_at=next_at,
-                    locked_until=None,
-                    last_status_code=result.status_code,
-                    last_response=result.response_excerpt,
-                    last_error=result.error,
-                    last_duration_ms=result.duration_ms,
-                    updated_at=now,
-                    **({"delivered_at": now} if result.ok else {}),
-                )
-                .execution_options(synchronize_session=False)
+            current = await connection.execute(
+                _RECORD_DELIVERY,
+                {
+                    "tenant": tenant_id,
+                    "delivery": claim.delivery_id,
+                    "claimed_series": claim.series,
+                    "claimed_number": claim.number,
+                    "v_status": status,
+                    "v_next_attempt_at": next_at,
+                    "v_last_status_code": result.status_code,
+                    "v_last_response": result.response_excerpt,
+                    "v_last_error": result.error,
+                    "v_last_duration_ms": result.duration_ms,
+                    "v_updated_at": now,
+                    "v_delivered_at": now if result.ok else None,
+                },
             )
-            if current.rowcount == 1:  # type: ignore[attr-defined]
+            if current.rowcount == 1:
                 if next_at is None:
                     finished.append(claim.delivery_id)
                 else:
                     retried[claim.delivery_id] = next_at
             if status == DeliveryStatus.DEAD:
                 dead.append((claim, result))
+        await connection.execute(_RECORD_ATTEMPT, attempts)
         await _drop_wakeups(session, tenant_id, finished)
         await set_wakeups(session, tenant_id, retried)
     for claim, result in dead:
