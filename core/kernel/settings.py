@@ -91,7 +91,7 @@ class Settings:
     relay_batch_size: int = 100
     #: While events stream in, the shortest time between two passes of a batching relay
     #: (PostgreSQL): what commits meanwhile goes in one pass, as one batch per handler.
-    relay_gather_ms: int = 50
+    relay_gather_ms: int = 100
     #: Run the job runtime inside ``huike serve``: without Redis the worker, relay and
     #: scheduler; with Redis the relay and scheduler only (unless ``web_relay`` is off).
     background_jobs: bool = True

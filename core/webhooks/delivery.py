@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import httpx
 from sqlalchemy import Insert, Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,7 @@ from core.kernel.database import Database
 from core.kernel.ids import new_id
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
+from core.webhooks import sender
 from core.webhooks.models import (
     AttemptOutcome,
     DeliveryStatus,
@@ -56,7 +58,7 @@ from core.webhooks.models import (
     WebhookWakeup,
 )
 from core.webhooks.retry import retry_delay
-from core.webhooks.sender import AttemptResult, delivery_headers, post
+from core.webhooks.sender import AttemptResult
 
 __all__ = ["attempt_deliveries", "attempt_delivery", "lease", "set_wakeups"]
 
@@ -186,7 +188,9 @@ async def attempt_deliveries(
     claims = await _claim(db, settings, tenant_id, list(dict.fromkeys(delivery_ids)))
     if not claims:
         return {}
-    results = await asyncio.gather(*(_send(settings, claim) for claim in claims), return_exceptions=True)
+    # One tenant's attempts share a client: a batch's POSTs to one endpoint reuse its connection.
+    async with sender.client(settings.webhook_timeout_ms / 1000) as http:
+        results = await asyncio.gather(*(_send(settings, c, http) for c in claims), return_exceptions=True)
     done = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, AttemptResult)]
     outcomes = await _record(db, settings, tenant_id, done) if done else {}
     for result in results:
@@ -195,13 +199,14 @@ async def attempt_deliveries(
     return outcomes
 
 
-async def _send(settings: Settings, claim: _Claim) -> AttemptResult:
-    return await post(
+async def _send(settings: Settings, claim: _Claim, http: httpx.AsyncClient) -> AttemptResult:
+    return await sender.post(
         claim.url,
         claim.body,
-        delivery_headers(claim.event_name, claim.delivery_id, claim.secrets, claim.body),
+        sender.delivery_headers(claim.event_name, claim.delivery_id, claim.secrets, claim.body),
         timeout_seconds=settings.webhook_timeout_ms / 1000,
         allow_private=settings.webhook_allow_private_urls,
+        through=http,
     )
 
 

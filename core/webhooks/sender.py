@@ -11,6 +11,7 @@ sending, reading) is bounded by one deadline, not only each read. Redirects are 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from core.kernel.tls import client_tls
 from core.webhooks.signing import signature_header
 from core.webhooks.urls import UnsafeDestination, check_destination
 
-__all__ = ["EXCERPT_BYTES", "USER_AGENT", "AttemptResult", "delivery_headers", "post"]
+__all__ = ["EXCERPT_BYTES", "USER_AGENT", "AttemptResult", "client", "delivery_headers", "post"]
 
 USER_AGENT = "Huike-Webhooks/1.0"
 #: How much of an answer's body is kept in the delivery log.
@@ -52,23 +53,34 @@ def delivery_headers(
     }
 
 
+def client(timeout_seconds: float) -> httpx.AsyncClient:
+    """An HTTP client for attempts: no redirects followed, the shared TLS context. Share one
+    only among one tenant's attempts (its connections are kept alive between them)."""
+    return httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=client_tls())
+
+
 async def post(
-    url: str, body: bytes, headers: dict[str, str], *, timeout_seconds: float, allow_private: bool
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout_seconds: float,
+    allow_private: bool,
+    through: httpx.AsyncClient | None = None,
 ) -> AttemptResult:
-    """POST ``body`` to ``url``; a 2xx answer within the deadline is a success."""
+    """POST ``body`` to ``url``; a 2xx answer within the deadline is a success. ``through``
+    (from :func:`client`) is used instead of a client of the attempt's own."""
     started = time.monotonic()
     status: int | None = None
     excerpt: str | None = None
     error: str | None = None
     try:
-        async with asyncio.timeout(timeout_seconds):
+        async with asyncio.timeout(timeout_seconds), contextlib.AsyncExitStack() as stack:
             await check_destination(url, allow_private=allow_private)
-            async with (
-                httpx.AsyncClient(
-                    timeout=timeout_seconds, follow_redirects=False, verify=client_tls()
-                ) as client,
-                client.stream("POST", url, content=body, headers=headers) as response,
-            ):
+            http = through
+            if http is None:
+                http = await stack.enter_async_context(client(timeout_seconds))
+            async with http.stream("POST", url, content=body, headers=headers) as response:
                 status = response.status_code
                 excerpt = await _excerpt(response)
     except (TimeoutError, httpx.TimeoutException):
