@@ -24,7 +24,6 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Insert, Table, and_, bindparam, delete, literal, or_, select, union_all, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.activities import permissions as activity_permissions
@@ -42,6 +41,7 @@ from core.kernel.errors import Invalid
 from core.kernel.ids import id_time
 from core.kernel.pagination import Page, PageRequest, decode_cursor, encode_cursor
 from core.kernel.tenancy import current_tenant_id
+from core.kernel.upsert import dialect_insert
 from core.security.principal import Principal
 
 __all__ = ["HANDLERS", "MERGED", "TimelineEvent", "customer_timeline", "timeline_handlers"]
@@ -118,9 +118,8 @@ async def _survivor(connection: AsyncConnection, tenant_id: uuid.UUID, customer_
 
 @functools.cache
 def _insert_entry(dialect: str) -> Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     entries = cast(Table, TimelineEntry.__table__)
-    return insert(entries).on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+    return dialect_insert(dialect, entries).on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
 
 
 #: The merge's own timeline entry, on the survivor; it also records where the merged id went.

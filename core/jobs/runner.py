@@ -26,7 +26,6 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Insert, Table, delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit.context import ActorType, audit_context
@@ -37,7 +36,7 @@ from core.jobs.registry import Handler, Job, JobRegistry
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
-from core.kernel.upsert import insert_for
+from core.kernel.upsert import dialect_insert, insert_for
 from core.mail import Mailer
 from core.sms import NoTextMessenger, TextMessenger
 
@@ -417,10 +416,9 @@ class JobRunner:
 
 @functools.cache
 def _claim_statement(dialect: str) -> Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     processed = cast(Table, ProcessedMessage.__table__)
     return (
-        insert(processed)
+        dialect_insert(dialect, processed)
         .on_conflict_do_nothing(index_elements=["handler", "message_id"])
         .returning(processed.c.message_id)
     )

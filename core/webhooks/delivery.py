@@ -40,7 +40,6 @@ from typing import Any, cast
 
 import httpx
 from sqlalchemy import Insert, Table, and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.kernel.clock import utcnow
@@ -48,6 +47,7 @@ from core.kernel.database import Database
 from core.kernel.ids import new_id
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
+from core.kernel.upsert import dialect_insert
 from core.webhooks import sender
 from core.webhooks.models import (
     AttemptOutcome,
@@ -101,8 +101,7 @@ async def set_wakeups(
 # time (SQLAlchemy cannot cache it), a list of parameters is sent as one multi-row statement.
 @functools.cache
 def _upsert_wakeup(dialect: str) -> Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(cast(Table, WebhookWakeup.__table__))
+    stmt = dialect_insert(dialect, cast(Table, WebhookWakeup.__table__))
     return stmt.on_conflict_do_update(
         index_elements=["tenant_ref", "delivery_id"], set_={"due_at": stmt.excluded.due_at}
     )
