@@ -58,6 +58,8 @@ class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     roles: list[uuid.UUID] | msgspec.UnsetType = msgspec.UNSET
     team_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
+    #: The member's work mobile (reminders are texted to it); ``null`` or empty clears it.
+    phone: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 async def add_member(
@@ -182,6 +184,8 @@ async def update_member(
         membership.team_id = change.team_id
     if not isinstance(change.roles, msgspec.UnsetType):
         await set_membership_roles(session, principal, membership, change.roles)
+    if not isinstance(change.phone, msgspec.UnsetType):
+        membership.phone = normalized_phone(session, change.phone, "phone")
     if not isinstance(change.is_active, msgspec.UnsetType) and change.is_active != membership.is_active:
         if not change.is_active:
             await _deactivate(session, principal, membership)

@@ -1,4 +1,4 @@
-"""Members of the tenant: list, show, change roles and team, remove."""
+"""Members of the tenant: list, show, change roles, team, status and work mobile, remove."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ class MemberController(Controller):
         return etagged(await members.get_member(session, principal, member_id))
 
     @patch(
-        "/{member_id:uuid}", permission="members.manage", summary="Change a member's roles, team or status"
+        "/{member_id:uuid}",
+        permission="members.manage",
+        summary="Change a member's roles, team, status or work mobile",
     )
     async def update(
         self,

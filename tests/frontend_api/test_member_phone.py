@@ -1,4 +1,5 @@
-"""A member's work mobile in the business: set and cleared by the member (``PATCH /api/v1/me``),
+"""A member's work mobile in the business: set and cleared by the member (``PATCH /api/v1/me``)
+or by who manages members (``PATCH /api/v1/members/{id}``),
 stored in E.164 and encrypted, refused with a problem naming the field when it is not a phone
 number, shown in full to the member and to who manages members, masked to colleagues."""
 
@@ -117,3 +118,29 @@ def test_colleagues_see_a_phone_masked_and_who_manages_members_sees_it_in_full(
     other = signup(client, "Other")
     assert client.get(f"{MEMBERS}/{rep['member_id']}", headers=other["headers"]).status_code == 404
     assert rep["member_id"] not in listed(other)
+
+
+def test_who_manages_members_sets_and_clears_a_members_work_mobile(
+    client: TestClient[Any], settings: Settings
+) -> None:
+    owner = signup(client, "Acme")
+    rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
+    other_rep = add_member(client, settings, owner["tenant_id"], "sales_rep")
+    member = f"{MEMBERS}/{rep['member_id']}"
+
+    changed = client.patch(member, headers=owner["headers"], json={"phone": "138 0013 8000"})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["phone"] == "+8613800138000"
+    assert client.get(ME, headers=rep["headers"]).json()["phone"] == "+8613800138000"
+    refused = client.patch(member, headers=owner["headers"], json={"phone": "call me"})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["phone"]
+    # A colleague without members.manage may not; another business does not find the member.
+    assert client.patch(member, headers=other_rep["headers"], json={"phone": None}).status_code == 403
+    other = signup(client, "Other")
+    assert client.patch(member, headers=other["headers"], json={"phone": None}).status_code == 404
+    assert client.get(ME, headers=rep["headers"]).json()["phone"] == "+8613800138000"
+    cleared = client.patch(member, headers=owner["headers"], json={"phone": None})
+    assert cleared.json()["phone"] is None
+    assert client.get(ME, headers=rep["headers"]).json()["phone"] is None
