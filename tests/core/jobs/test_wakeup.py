@@ -15,7 +15,7 @@ from sqlalchemy import text
 from core.crypto.keyring import open_database
 from core.events.service import record_event
 from core.jobs import wakeup
-from core.jobs.runtime import JobRuntime
+from core.jobs.runtime import JobRuntime, every
 from core.kernel.database import Database
 from core.kernel.settings import Settings
 from core.kernel.tenancy import tenant_context
@@ -113,3 +113,38 @@ async def test_the_relay_listens_again_after_losing_its_connection(
 
 async def _has_team(db: Database, tenant: uuid.UUID, name: str) -> bool:
     return name in await team_names(db, tenant)
+
+
+async def test_a_gathering_relay_passes_at_once_after_a_quiet_spell_then_no_sooner_than_its_gap(
+    db: Database,
+) -> None:
+    """``every(..., min_gap=...)``: what the batching relay does with a stream of wake-ups."""
+    passes: list[float] = []
+
+    async def step() -> None:
+        passes.append(time.monotonic())
+
+    signal = wakeup.RelayWakeup(db)
+    await signal.start()
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(every(RELAY_INTERVAL_MS / 1000, step, stopping, wakeup=signal, min_gap=0.3))
+    try:
+        await _eventually(lambda: _async(len(passes) == 1))
+        await asyncio.sleep(0.5)  # quiet for longer than the gap
+        woken = time.monotonic()
+        signal.wake()
+        await _eventually(lambda: _async(len(passes) == 2))
+        assert passes[1] - woken < 0.2  # at once
+        for _ in range(5):  # a stream of wake-ups
+            signal.wake()
+            await asyncio.sleep(0.05)
+        await _eventually(lambda: _async(len(passes) == 3))
+        assert passes[2] - passes[1] >= 0.3
+    finally:
+        stopping.set()
+        await loop
+        await signal.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value
