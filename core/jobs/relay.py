@@ -21,6 +21,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import dramatiq
 from sqlalchemy import select, update
@@ -112,7 +113,7 @@ class Relay:
     def send_jobs(self, envelopes: list[Envelope]) -> None:
         """Send jobs that need no outbox row (blocking): what a job's transaction asked for
         with :func:`core.jobs.service.enqueue_after_commit`, once it committed."""
-        self._send([_message(self.registry.jobs[e.name].actor_name, e) for e in envelopes])
+        self._send([_message(self.registry.jobs[e.name].actor_name, e.to_kwargs()) for e in envelopes])
 
     async def _audiences(
         self, session: AsyncSession, rows: Sequence[OutboxMessage]
@@ -127,18 +128,19 @@ class Relay:
     def _messages(self, targets: list[tuple[str, Envelope]]) -> list[dramatiq.Message[object]]:
         """A message per target, or, batching, per handler and tenant (in the rows' order)."""
         if not self.batch_handlers:
-            return [_message(actor, envelope) for actor, envelope in targets]
+            return [_message(actor, envelope.to_kwargs()) for actor, envelope in targets]
         messages: list[dramatiq.Message[object]] = []
         batches: dict[tuple[str, uuid.UUID | None], list[Envelope]] = {}
         for actor, envelope in targets:
             if not actor.startswith("handler:"):
-                messages.append(_message(actor, envelope))
+                messages.append(_message(actor, envelope.to_kwargs()))
                 continue
             batches.setdefault((actor, envelope.tenant_id), []).append(envelope)
         for (actor, _), envelopes in batches.items():
             for start in range(0, len(envelopes), HANDLER_BATCH_SIZE):
                 chunk = envelopes[start : start + HANDLER_BATCH_SIZE]
-                messages.append(_message(actor, chunk[0]) if len(chunk) == 1 else _batch(actor, chunk))
+                kwargs = chunk[0].to_kwargs() if len(chunk) == 1 else batch_kwargs(chunk)
+                messages.append(_message(actor, kwargs))
         return messages
 
     def _targets(
@@ -180,13 +182,5 @@ class Relay:
         return [(name, envelope) for name in actors]
 
 
-def _message(actor_name: str, envelope: Envelope) -> dramatiq.Message[object]:
-    return dramatiq.Message(
-        queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=envelope.to_kwargs(), options={}
-    )
-
-
-def _batch(actor_name: str, envelopes: list[Envelope]) -> dramatiq.Message[object]:
-    return dramatiq.Message(
-        queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=batch_kwargs(envelopes), options={}
-    )
+def _message(actor_name: str, kwargs: dict[str, Any]) -> dramatiq.Message[object]:
+    return dramatiq.Message(queue_name=QUEUE, actor_name=actor_name, args=(), kwargs=kwargs, options={})

@@ -107,9 +107,9 @@ def _upsert_wakeup(dialect: str) -> Insert:
     )
 
 
-_INSERT_ATTEMPT = insert(cast(Table, WebhookAttempt.__table__))
 _ATTEMPTS = cast(Table, WebhookAttempt.__table__)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_INSERT_ATTEMPT = insert(_ATTEMPTS)
 
 
 def _set(table: Table, *names: str) -> dict[str, Any]:
@@ -187,7 +187,8 @@ async def attempt_deliveries(
     claims = await _claim(db, settings, tenant_id, list(dict.fromkeys(delivery_ids)))
     if not claims:
         return {}
-    # One tenant's attempts share a client: a batch's POSTs to one endpoint reuse its connection.
+    # One tenant's attempts share a client, built once per job instead of once per attempt (the
+    # POSTs run side by side, so each still opens a connection of its own).
     async with sender.client(settings.webhook_timeout_ms / 1000) as http:
         results = await asyncio.gather(*(_send(settings, c, http) for c in claims), return_exceptions=True)
     done = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, AttemptResult)]
