@@ -8,15 +8,19 @@ and raises, so the broker retries with backoff; the last allowed attempt writes 
 letter instead.
 
 A handler's message may carry a batch of one tenant's events (:func:`batch_kwargs`, sent by
-the relay on PostgreSQL): they run in one transaction, each in a savepoint of its own, so an
-event that fails rolls back only its own effect. The batch is retried while some of its
-events fail; a retry runs only those, since the others are recorded as processed, and the
-last attempt dead-letters each of them on its own.
+the relay on PostgreSQL): they run in one transaction. Events nearly always succeed, so the
+batch first runs without savepoints; if an event fails, that transaction is rolled back and
+the batch runs again with each event in a savepoint of its own, so the failing event rolls
+back only its own effect (it is not run again in that attempt; the others are, so their
+effects outside the database may happen twice, as any handler's may). The batch is retried
+while some of its events fail; a retry runs only those, since the others are recorded as
+processed, and the last attempt dead-letters each of them on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import uuid
@@ -62,6 +66,15 @@ class Refused(Exception):
 
 class _Duplicate(Exception):
     """Raised inside the transaction to roll back a duplicate's work."""
+
+
+class _EventFailed(Exception):
+    """An event of a batch run without savepoints failed: the batch's transaction rolls back."""
+
+    def __init__(self, envelope: Envelope, error: str) -> None:
+        super().__init__(error)
+        self.envelope = envelope
+        self.error = error
 
 
 class BatchFailed(Exception):
@@ -231,10 +244,38 @@ class JobRunner:
         events: list[tuple[Envelope, Any]],
         attempt: int,
     ) -> list[tuple[Envelope, str]]:
-        """One tenant's events in one transaction. The processed rows are claimed first, in
-        one statement (a concurrent copy waits for this one, then finds them taken), so the
-        transaction is open before the first savepoint on SQLite too. Returns the events that
-        failed, with their errors; their claims are given back."""
+        """One tenant's events in one transaction, first without savepoints (two statements
+        fewer per event); when one fails, again with a savepoint for each. Returns the events
+        that failed, with their errors; their claims are given back."""
+        try:
+            return await self._run_together(actor_name, handler, tenant_id, events, attempt)
+        except _EventFailed as failure:
+            log.info(
+                "an event of a batch failed: its other events run again, each in a savepoint",
+                extra={"actor": actor_name, "message_id": str(failure.envelope.message_id)},
+            )
+            return await self._run_together(
+                actor_name, handler, tenant_id, events, attempt, failed_before=failure
+            )
+
+    async def _run_together(
+        self,
+        actor_name: str,
+        handler: Handler[Any],
+        tenant_id: uuid.UUID,
+        events: list[tuple[Envelope, Any]],
+        attempt: int,
+        *,
+        failed_before: _EventFailed | None = None,
+    ) -> list[tuple[Envelope, str]]:
+        """The events in one transaction. The processed rows are claimed first, in one
+        statement (a concurrent copy waits for this one, then finds them taken), so the
+        transaction is open before the first savepoint on SQLite too.
+
+        Without ``failed_before`` an event that fails raises :class:`_EventFailed`, rolling
+        everything back. With it (the event that failed so) each event runs in a savepoint,
+        one that fails rolls back alone, and the one that failed before is not run again."""
+        isolated = failed_before is not None
         failed: list[tuple[Envelope, str]] = []
         after_commit: AfterCommit | None = None
         with tenant_context(tenant_id):
@@ -246,11 +287,14 @@ class JobRunner:
                 for envelope, event in events:
                     if envelope.message_id not in claimed:
                         continue  # processed before
+                    if failed_before is not None and envelope is failed_before.envelope:
+                        failed.append((envelope, failed_before.error))
+                        continue
                     sent_before = len(after_commit.envelopes) if after_commit is not None else 0
                     try:
-                        with audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)):
-                            async with session.begin_nested():
-                                await handler.fn(self._context(session, envelope, attempt), event)
+                        await self._run_event(
+                            session, handler, actor_name, envelope, event, attempt, isolated=isolated
+                        )
                     except Exception as exc:
                         log.warning(
                             "job failed",
@@ -261,9 +305,12 @@ class JobRunner:
                                 "message_id": str(envelope.message_id),
                             },
                         )
+                        error = f"{type(exc).__name__}: {exc}"
+                        if not isolated:
+                            raise _EventFailed(envelope, error) from exc
                         if after_commit is not None:
                             del after_commit.envelopes[sent_before:]
-                        failed.append((envelope, f"{type(exc).__name__}: {exc}"))
+                        failed.append((envelope, error))
                 if failed:
                     await session.execute(
                         delete(ProcessedMessage).where(
@@ -274,6 +321,25 @@ class JobRunner:
         if after_commit is not None and after_commit.envelopes:
             await self._send_after_commit(after_commit.envelopes)
         return failed
+
+    async def _run_event(
+        self,
+        session: AsyncSession,
+        handler: Handler[Any],
+        actor_name: str,
+        envelope: Envelope,
+        event: Any,
+        attempt: int,
+        *,
+        isolated: bool,
+    ) -> None:
+        """One event of a batch, its changes flushed under its own audit context (the next
+        event's would otherwise carry them); in a savepoint when ``isolated``."""
+        with audit_context(ActorType.SYSTEM, actor_name, request_id=str(envelope.message_id)):
+            async with session.begin_nested() if isolated else contextlib.nullcontext():
+                await handler.fn(self._context(session, envelope, attempt), event)
+                if not isolated:
+                    await session.flush()
 
     async def _run_once(
         self,

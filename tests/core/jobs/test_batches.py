@@ -10,8 +10,9 @@ from uuid import uuid4
 
 import pytest
 from dramatiq.brokers.stub import StubBroker
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
+from core.audit.models import AuditEntry
 from core.events.models import OutboxKind, OutboxMessage
 from core.events.service import record_event
 from core.jobs.broker import QUEUE
@@ -37,6 +38,8 @@ class PickyWorld(World):
     the labels in ``refused``: what a failing event leaves behind must be rolled back."""
 
     refused: set[str] = dataclasses.field(default_factory=set)
+    #: Whether the handler flushes its team itself (else the runner's flush writes it).
+    flushes: bool = True
 
     def registry(self) -> JobRegistry:
         @job("tests.create_team_job", CreateTeam)
@@ -47,7 +50,8 @@ class PickyWorld(World):
         async def create_team(ctx: JobContext, event: TeamWanted) -> None:
             self.calls.append((event.label, ctx.tenant_id, ctx.attempt))
             ctx.session.add(Team(name=event.label))
-            await ctx.session.flush()
+            if self.flushes:
+                await ctx.session.flush()
             await enqueue_after_commit(ctx.session, follow_up, CreateTeam(label=f"after {event.label}"))
             if event.label in self.refused:
                 raise RuntimeError(f"cannot create {event.label}")
@@ -119,8 +123,15 @@ async def test_a_failing_event_rolls_back_only_itself_and_is_retried_and_dead_le
     # The others' teams and follow-up jobs committed once; the failing event's team, and the
     # job it asked for, never did.
     assert await team_names(db, tenant) == ["First", "Last", "after First", "after Last"]
-    assert [c for c in world.calls if c[0] != "Doomed"] == [("First", tenant, 1), ("Last", tenant, 1)]
-    # HUIKE_JOB_MAX_RETRIES=2: the first try and two retries, of the failing event only.
+    # The batch ran without savepoints until Doomed failed, then again with one per event:
+    # First ran twice (its first run rolled back), Last once, and neither in a retry.
+    assert [c for c in world.calls if c[0] != "Doomed"] == [
+        ("First", tenant, 1),
+        ("First", tenant, 1),
+        ("Last", tenant, 1),
+    ]
+    # HUIKE_JOB_MAX_RETRIES=2: the first try and two retries, of the failing event only, run
+    # once in each attempt.
     assert [attempt for label, _, attempt in world.calls if label == "Doomed"] == [1, 2, 3]
     async with db.transaction() as session:
         letter = (await session.scalars(select(DeadLetter))).one()
@@ -133,6 +144,62 @@ async def test_a_failing_event_rolls_back_only_itself_and_is_retried_and_dead_le
     assert letter.attempts == 3
     assert "cannot create Doomed" in letter.error
     assert await _handled(db) == 2
+
+
+async def test_a_batch_whose_events_succeed_runs_them_in_one_transaction_without_savepoints(
+    db: Database, runtimes: RuntimeFactory, world: PickyWorld
+) -> None:
+    tenant = await new_tenant(db)
+    await _emit(db, tenant, "One", "Two", "Three")
+    runtime = _batching(runtimes)
+    await runtime.start(worker=True, relay=False, scheduler=False)
+    statements: list[str] = []
+
+    def _record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", _record)
+    try:
+        await runtime.drain()
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", _record)
+
+    assert await team_names(db, tenant) == ["One", "Three", "Two", "after One", "after Three", "after Two"]
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+
+
+async def test_each_event_of_a_batch_is_audited_as_its_own_even_when_its_handler_does_not_flush(
+    db: Database, runtimes: RuntimeFactory, world: PickyWorld
+) -> None:
+    tenant = await new_tenant(db)
+    world.flushes = False
+    await _emit(db, tenant, "One", "Two")
+    runtime = _batching(runtimes)
+    await runtime.start(worker=True, relay=False, scheduler=False)
+
+    await runtime.drain()
+
+    with tenant_context(tenant):
+        async with db.transaction() as session:
+            events = dict(
+                (
+                    await session.execute(
+                        select(OutboxMessage.payload["label"].as_string(), OutboxMessage.message_id)
+                    )
+                ).all()
+            )
+            teams = dict((await session.execute(select(Team.name, Team.id))).all())
+            audited = dict(
+                (
+                    await session.execute(
+                        select(AuditEntry.entity_id, AuditEntry.request_id).where(
+                            AuditEntry.entity_type == "teams", AuditEntry.action == "create"
+                        )
+                    )
+                ).all()
+            )
+    assert audited[str(teams["One"])] == str(events["One"])
+    assert audited[str(teams["Two"])] == str(events["Two"])
 
 
 async def test_a_batch_sent_again_runs_none_of_its_events_twice(
