@@ -23,8 +23,20 @@ from datetime import datetime
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Insert, Table, and_, bindparam, delete, literal, or_, select, union_all, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import (
+    Insert,
+    ScalarSelect,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.activities import permissions as activity_permissions
 from core.activities.models import Activity, TimelineEntry
@@ -97,39 +109,53 @@ async def _write_entry(ctx: JobContext, spec: TimelineEvent, event: DomainEvent)
     values = spec.entry_values(event, ctx.message_id)
     if values is None:
         return
-    # Every event of a customer comes here: the statements are built once, with the tenant
-    # as a parameter (RLS applies to them on PostgreSQL too).
+    # Every event of a customer comes here: one statement, built once, with the tenant as a
+    # parameter (RLS applies to it on PostgreSQL too); it finds the survivor itself.
     connection = await ctx.session.connection()
     tenant_id = current_tenant_id()
-    values["customer_id"] = await _survivor(connection, tenant_id, values["customer_id"])
-    await connection.execute(_insert_entry(connection.dialect.name), {"tenant_id": tenant_id, **values})
+    subject_id = values.pop("customer_id")
+    await connection.execute(
+        _insert_entry(connection.dialect.name),
+        {"tenant_id": tenant_id, "merge_tenant_id": tenant_id, "subject_id": subject_id, **values},
+    )
 
 
-async def _survivor(connection: AsyncConnection, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> uuid.UUID:
-    """The customer ``customer_id`` was merged into (through every later merge), or itself:
-    an event about a merged customer handled after the merge lands on the survivor."""
-    for _ in range(_MAX_MERGE_HOPS):
-        survivor = await connection.scalar(_SURVIVOR, {"tenant_id": tenant_id, "merged_id": customer_id})
-        if survivor is None or survivor == customer_id:
-            return customer_id
-        customer_id = survivor
-    return customer_id
+#: The merge's own timeline entry, on the survivor; it also records where the merged id went.
+MERGED = TimelineEvent(CustomerMerged, customer_field="survivor_id", ref="merged")
+_MAX_MERGE_HOPS = 20
+
+
+def _survivor() -> ScalarSelect[Any]:
+    """The customer ``:subject_id`` (of ``:merge_tenant_id``) was merged into, through every
+    later merge (up to ``_MAX_MERGE_HOPS``), or itself: an event about a merged customer
+    handled after the merge lands on the survivor. Each merge's entry (``MERGED``) leads from
+    the merged id to its survivor."""
+    merge = cast(Table, TimelineEntry.__table__).alias("merge_entry")
+    start = select(
+        bindparam("subject_id", type_=merge.c.customer_id.type).label("customer_id"),
+        literal(0).label("hops"),
+    )
+    chain = start.cte("merge_chain", recursive=True)
+    chain = chain.union_all(
+        select(merge.c.customer_id, chain.c.hops + 1).where(
+            merge.c.tenant_id == bindparam("merge_tenant_id"),
+            merge.c.ref_type == MERGED.ref,
+            merge.c.ref_id == chain.c.customer_id,
+            merge.c.customer_id != chain.c.customer_id,
+            chain.c.hops < _MAX_MERGE_HOPS,
+        )
+    )
+    return select(chain.c.customer_id).order_by(chain.c.hops.desc()).limit(1).scalar_subquery()
 
 
 @functools.cache
 def _insert_entry(dialect: str) -> Insert:
     entries = cast(Table, TimelineEntry.__table__)
-    return dialect_insert(dialect, entries).on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
-
-
-#: The merge's own timeline entry, on the survivor; it also records where the merged id went.
-MERGED = TimelineEvent(CustomerMerged, customer_field="survivor_id", ref="merged")
-_SURVIVOR = select(TimelineEntry.customer_id).where(
-    TimelineEntry.tenant_id == bindparam("tenant_id"),
-    TimelineEntry.ref_type == MERGED.ref,
-    TimelineEntry.ref_id == bindparam("merged_id"),
-)
-_MAX_MERGE_HOPS = 20
+    return (
+        dialect_insert(dialect, entries)
+        .values(customer_id=_survivor())
+        .on_conflict_do_nothing(index_elements=["tenant_id", "event_id"])
+    )
 
 
 @handler(CustomerMerged, name="activities.customer_merged")
