@@ -39,14 +39,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import Insert, Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.ids import new_id
 from core.kernel.settings import Settings
-from core.kernel.tenancy import current_tenant_id
+from core.kernel.tenancy import TenantSession, current_tenant_id
 from core.kernel.upsert import dialect_insert
 from core.webhooks import sender
 from core.webhooks.models import (
@@ -60,12 +61,14 @@ from core.webhooks.models import (
 from core.webhooks.retry import retry_delay
 from core.webhooks.sender import AttemptResult
 
-__all__ = ["attempt_deliveries", "attempt_delivery", "lease", "set_wakeups"]
+__all__ = ["attempt_deliveries", "attempt_delivery", "lease", "set_wakeups", "set_wakeups_at_commit"]
 
 log = logging.getLogger("huike.webhooks")
 
 #: How much longer than the attempt's deadline a claim lasts before another worker may take it.
 LEASE_MARGIN = timedelta(seconds=60)
+#: ``session.info`` key: the wake-ups :func:`set_wakeups_at_commit` holds, by tenant.
+_WAKEUPS_AT_COMMIT = "huike.webhooks.wakeups_at_commit"
 
 
 def lease(settings: Settings) -> timedelta:
@@ -95,6 +98,44 @@ async def set_wakeups(
         _upsert_wakeup(connection.dialect.name),
         [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()],
     )
+
+
+def set_wakeups_at_commit(
+    session: AsyncSession, tenant_id: uuid.UUID, due_at: Mapping[uuid.UUID, datetime]
+) -> None:
+    """:func:`set_wakeups`, written just before the transaction commits, in one statement with
+    every other wake-up held so (a batch of events in one transaction: one statement, not one
+    per event). A savepoint rolled back keeps its wake-ups: the sweeper drops a wake-up whose
+    delivery is not there (:func:`_forget_finished`)."""
+    if due_at:
+        session.info.setdefault(_WAKEUPS_AT_COMMIT, {}).setdefault(tenant_id, {}).update(due_at)
+
+
+@event.listens_for(TenantSession, "before_commit")
+def _write_held_wakeups(session: Session) -> None:
+    # Also called when a savepoint is released (the transaction goes on); savepoints here are
+    # context managers, so the transaction's own commit is never called with one open.
+    if session.in_nested_transaction():
+        return
+    held: dict[uuid.UUID, dict[uuid.UUID, datetime]] | None = session.info.pop(_WAKEUPS_AT_COMMIT, None)
+    if not held:
+        return
+    # Called inside AsyncSession.commit's greenlet: a synchronous execute works with the async driver.
+    connection = session.connection()
+    connection.execute(
+        _upsert_wakeup(connection.dialect.name),
+        [
+            {"tenant_ref": tenant_id, "delivery_id": d, "due_at": at}
+            for tenant_id, due_at in held.items()
+            for d, at in due_at.items()
+        ],
+    )
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget_held_wakeups(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back: nothing to wake
+        session.info.pop(_WAKEUPS_AT_COMMIT, None)
 
 
 # Statements of every delivery, built once: a multi-row ``values([...])`` is compiled anew each

@@ -4,6 +4,10 @@ app), the deliveries of an event to them, the delivery log, and replays.
 Every function works in the caller's transaction, for the tenant in context. Endpoint
 functions take the ``owner`` whose endpoints they may see (the tenant's own by default); an
 endpoint of another owner, like one of another tenant, is "not found".
+
+A transaction reads the enabled endpoints it delivers to once (a job runner's batch of events
+shares one transaction); every endpoint write here, and any rollback, makes the next delivery
+read them again.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer, load_only
+from sqlalchemy.orm import Session, SessionTransaction, defer
 
+from core.imports.writes import insert_new
 from core.jobs.service import enqueue, enqueue_after_commit
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
@@ -26,8 +31,8 @@ from core.kernel.errors import Conflict, NotFound, one_of
 from core.kernel.ids import new_id
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.kernel.settings import Settings
-from core.kernel.tenancy import current_tenant_id
-from core.webhooks.delivery import set_wakeups
+from core.kernel.tenancy import TenantSession, current_tenant_id
+from core.webhooks.delivery import set_wakeups, set_wakeups_at_commit
 from core.webhooks.jobs import Deliver, deliver
 from core.webhooks.models import (
     DeliveryStatus,
@@ -76,6 +81,9 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that makes a leaked secret rec
 #: worker died between its handler's commit and sending the job), the sweeper sends it after
 #: this long.
 FIRST_WAKEUP = timedelta(minutes=5)
+#: ``session.info`` key: the (id, events) of the enabled endpoints this transaction read, by
+#: tenant and owner (None: every owner).
+_ENDPOINTS = "huike.webhooks.enabled_endpoints"
 
 
 def _new_secret() -> str:
@@ -139,6 +147,7 @@ async def create_endpoint(
     )
     session.add(endpoint)
     await session.flush()
+    _endpoints_changed(session)
     return endpoint_with_secret(endpoint, secret)
 
 
@@ -167,6 +176,7 @@ async def update_endpoint(
         if getattr(endpoint, key) != value:
             setattr(endpoint, key, value)
     await session.flush()
+    _endpoints_changed(session)
     return endpoint_view(endpoint)
 
 
@@ -193,6 +203,7 @@ async def rotate_secret(
         endpoint.previous_secret_expires_at = None
     endpoint.secret = secret
     await session.flush()
+    _endpoints_changed(session)
     return endpoint_with_secret(endpoint, secret)
 
 
@@ -216,6 +227,7 @@ async def delete_endpoint(
     )
     await session.delete(endpoint)
     await session.flush()
+    _endpoints_changed(session)
 
 
 async def sync_owned_endpoint(
@@ -246,10 +258,12 @@ async def sync_owned_endpoint(
         "previous_secret": previous_secret,
         "previous_secret_expires_at": previous_secret_expires_at,
     }
-    for key, value in wanted.items():
-        if getattr(endpoint, key, None) != value:
-            setattr(endpoint, key, value)
+    changed = [key for key, value in wanted.items() if getattr(endpoint, key, None) != value]
+    for key in changed:
+        setattr(endpoint, key, wanted[key])
     await session.flush()
+    if changed:  # most calls (one per event delivered to an app) change nothing
+        _endpoints_changed(session)
     return endpoint.id
 
 
@@ -262,6 +276,39 @@ async def disable_owned_endpoints(session: AsyncSession, owner: Owner) -> None:
     for endpoint in endpoints:
         endpoint.enabled = False
     await session.flush()
+    _endpoints_changed(session)
+
+
+def _endpoints_changed(session: AsyncSession) -> None:
+    """An endpoint was written: the next delivery reads the enabled endpoints again."""
+    session.info.pop(_ENDPOINTS, None)
+
+
+@event.listens_for(TenantSession, "after_soft_rollback")
+def _forget_endpoints_on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint's rollback too: what it wrote of the endpoints is undone.
+    session.info.pop(_ENDPOINTS, None)
+
+
+@event.listens_for(TenantSession, "after_transaction_end")
+def _forget_endpoints(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_ENDPOINTS, None)
+
+
+async def _enabled_endpoints(session: AsyncSession, owner: Owner | None) -> list[tuple[uuid.UUID, list[str]]]:
+    """The id and events of each enabled endpoint of ``owner`` (every owner's for None), read
+    once per transaction."""
+    cache: dict[tuple[uuid.UUID, Owner | None], list[tuple[uuid.UUID, list[str]]]]
+    cache = session.info.setdefault(_ENDPOINTS, {})
+    key = (current_tenant_id(), owner)
+    found = cache.get(key)
+    if found is None:
+        query = select(WebhookEndpoint.id, WebhookEndpoint.events).where(WebhookEndpoint.enabled.is_(True))
+        if owner is not None:
+            query = query.where(_owned_by(owner))
+        found = cache[key] = [(endpoint_id, events) for endpoint_id, events in await session.execute(query)]
+    return found
 
 
 def _body(event_name: str, event_id: uuid.UUID, payload: Any, occurred_at: datetime) -> str:
@@ -303,16 +350,12 @@ async def enqueue_deliveries(
         owner: only this owner's endpoints (``Owner.app(installation_id)``); all by default.
         occurred_at: when the event happened (default: now), ``created_at`` in the body.
     """
-    query = (
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.enabled.is_(True))
-        .options(load_only(WebhookEndpoint.id, WebhookEndpoint.events, WebhookEndpoint.enabled))
-    )
-    if owner is not None:
-        query = query.where(_owned_by(owner))
-    if endpoints is not None:
-        query = query.where(WebhookEndpoint.id.in_(list(endpoints)))
-    targets = [e.id for e in (await session.scalars(query)).all() if subscribes(e.events, event_name)]
+    only = None if endpoints is None else set(endpoints)
+    targets = [
+        endpoint_id
+        for endpoint_id, events in await _enabled_endpoints(session, owner)
+        if (only is None or endpoint_id in only) and subscribes(events, event_name)
+    ]
     return await _deliver_to(session, targets, event_name, event_id, payload, occurred_at)
 
 
@@ -324,20 +367,13 @@ async def _deliver_to(
     payload: Any,
     occurred_at: datetime | None,
 ) -> list[uuid.UUID]:
+    """One statement writes the deliveries, skipping an endpoint that has this event's already
+    (a redelivered event); the first wake-ups are written when the transaction commits."""
     if not endpoint_ids:
         return []
-    already = set(
-        (
-            await session.scalars(
-                select(WebhookDelivery.endpoint_id).where(
-                    WebhookDelivery.event_id == event_id, WebhookDelivery.endpoint_id.in_(endpoint_ids)
-                )
-            )
-        ).all()
-    )
     now = utcnow()
     body = _body(event_name, event_id, payload, occurred_at or now)
-    created = [
+    deliveries = [
         WebhookDelivery(
             id=new_id(),
             endpoint_id=endpoint_id,
@@ -348,13 +384,13 @@ async def _deliver_to(
             next_attempt_at=now,
         )
         for endpoint_id in endpoint_ids
-        if endpoint_id not in already
     ]
-    session.add_all(created)
-    await session.flush()
+    created: list[WebhookDelivery] = await insert_new(
+        session, deliveries, skip_conflicts_on=("tenant_id", "endpoint_id", "event_id")
+    )
     for delivery in created:
         await enqueue_after_commit(session, deliver, Deliver(delivery_id=delivery.id))
-    await set_wakeups(session, current_tenant_id(), {d.id: now + FIRST_WAKEUP for d in created})
+    set_wakeups_at_commit(session, current_tenant_id(), {d.id: now + FIRST_WAKEUP for d in created})
     return [d.id for d in created]
 
 

@@ -17,6 +17,7 @@ from core.customers.models import Contact, Customer
 from core.imports.writes import insert_new
 from core.kernel.database import Database
 from core.kernel.tenancy import CrossTenantWrite, tenant_context
+from core.security.models import Team
 from tests.core.crypto.factories import Shop, new_shop
 
 pytestmark = pytest.mark.anyio
@@ -159,3 +160,20 @@ async def test_a_record_of_another_tenant_is_refused(db: Database) -> None:
         async with db.transaction() as session:
             with pytest.raises(CrossTenantWrite):
                 await insert_new(session, [intruder])
+
+
+async def test_rows_that_break_the_given_unique_constraint_are_skipped_and_not_audited(db: Database) -> None:
+    shop = await new_shop(db)
+    with tenant_context(shop.tenant_id):
+        async with db.transaction() as session:
+            await insert_new(session, [Team(name="华北")])
+            again, new = Team(name="华北"), Team(name="华南")
+            written = await insert_new(session, [again, new], skip_conflicts_on=("tenant_id", "name"))
+            stored = (await session.execute(select(Team.id, Team.name).order_by(Team.name))).all()
+
+    assert written == [new]
+    assert sorted(name for _, name in stored) == ["华北", "华南"]
+    assert again.id not in {team_id for team_id, _ in stored}
+    entries = await _entries(db, shop, [team_id for team_id, _ in stored] + [again.id])
+    assert sorted(e.changes["after"]["name"] for e in entries) == ["华北", "华南"]
+    assert (await verify_chains(db)).problems == []
