@@ -57,8 +57,12 @@ def signal_on_commit(session: AsyncSession | Session, name: str) -> None:
     session.info.setdefault(_RAISED, set()).add(name)
 
 
+# SQLAlchemy calls these for savepoints too (released, rolled back): only the transaction's
+# own commit or rollback counts, or a savepoint's release would signal rows not yet visible.
 @event.listens_for(TenantSession, "after_commit")
 def _fire(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     raised: set[str] | None = session.info.pop(_RAISED, None)
     signals: Any = session.info.get(LISTENERS)
     if raised and isinstance(signals, CommitSignals):
@@ -67,4 +71,7 @@ def _fire(session: Session) -> None:
 
 @event.listens_for(TenantSession, "after_rollback")
 def _forget(session: Session) -> None:
-    session.info.pop(_RAISED, None)
+    # A savepoint rolled back keeps what the transaction raised before it (at worst a
+    # listener looks once for nothing).
+    if not session.in_nested_transaction():
+        session.info.pop(_RAISED, None)
