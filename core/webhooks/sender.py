@@ -1,7 +1,8 @@
 """One HTTP attempt of a delivery: sign, POST, read a bounded excerpt of the answer.
 
-Every attempt has its own ``httpx.AsyncClient``: nothing is pooled between tenants, and a
-cancelled attempt takes its connection with it. The clients share one TLS configuration
+A job's attempts share one ``httpx.AsyncClient`` (:func:`client`; a job's deliveries are of one
+tenant): nothing is pooled between tenants, and a cancelled attempt takes its connection with
+it. The clients share one TLS configuration
 (:func:`core.kernel.tls.client_tls`): building it per attempt cost more CPU than the rest of
 the attempt together. The whole attempt (resolving, connecting,
 sending, reading) is bounded by one deadline, not only each read. Redirects are not followed
