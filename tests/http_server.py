@@ -22,6 +22,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    #: The client's port: requests with the same one came over the same connection.
+    peer_port: int = 0
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -111,6 +113,7 @@ class HTTPServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                     at=time.monotonic(),
+                    peer_port=int(self.client_address[1]),
                 )
                 reply = server._reply_for(request)
                 if reply.delay:

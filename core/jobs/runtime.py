@@ -35,6 +35,7 @@ from core.jobs.runner import JobRunner, envelopes_from_kwargs
 from core.jobs.scheduler import Scheduler
 from core.jobs.wakeup import RelayWakeup
 from core.kernel.database import Database
+from core.kernel.http_clients import close_http_clients
 from core.kernel.settings import Settings
 from core.mail import Mailer
 from core.sms import NoTextMessenger, TextMessenger
@@ -127,6 +128,7 @@ class JobRuntime:
             await asyncio.to_thread(self.worker.stop)
             self.worker = None
         await asyncio.to_thread(self.broker.close)
+        await close_http_clients()
 
     async def drain(self) -> None:
         """Relay everything committed and wait until the worker has run it all, retries

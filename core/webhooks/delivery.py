@@ -228,9 +228,8 @@ async def attempt_deliveries(
     claims = await _claim(db, settings, tenant_id, list(dict.fromkeys(delivery_ids)))
     if not claims:
         return {}
-    # One tenant's attempts share a client, built once per job instead of once per attempt (the
-    # POSTs run side by side, so each still opens a connection of its own).
-    async with sender.client(settings.webhook_timeout_ms / 1000) as http:
+    # The tenant's pooled client: connections its earlier attempts opened are used again.
+    async with sender.tenant_client(tenant_id, settings.webhook_timeout_ms / 1000) as http:
         results = await asyncio.gather(*(_send(settings, c, http) for c in claims), return_exceptions=True)
     done = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, AttemptResult)]
     outcomes = await _record(db, settings, tenant_id, done) if done else {}

@@ -1,8 +1,9 @@
 """One HTTP attempt of a delivery: sign, POST, read a bounded excerpt of the answer.
 
-A job's attempts share one ``httpx.AsyncClient`` (:func:`client`; a job's deliveries are of one
-tenant): nothing is pooled between tenants, and a cancelled attempt takes its connection with
-it. The clients share one TLS configuration
+A tenant's attempts go through its own keep-alive ``httpx.AsyncClient`` (:func:`tenant_client`,
+core/kernel/http_clients.py): its connections are reused by its later attempts, never by
+another tenant's, and a cancelled attempt takes its connection with it. The clients share one
+TLS configuration
 (:func:`core.kernel.tls.client_tls`): building it per attempt cost more CPU than the rest of
 the attempt together. The whole attempt (resolving, connecting,
 sending, reading) is bounded by one deadline, not only each read. Redirects are not followed
@@ -20,11 +21,21 @@ from dataclasses import dataclass
 
 import httpx
 
+from core.kernel import http_clients
+from core.kernel.http_clients import KEEPALIVE_EXPIRY_SECONDS
 from core.kernel.tls import client_tls
 from core.webhooks.signing import signature_header
 from core.webhooks.urls import UnsafeDestination, check_destination
 
-__all__ = ["EXCERPT_BYTES", "USER_AGENT", "AttemptResult", "client", "delivery_headers", "post"]
+__all__ = [
+    "EXCERPT_BYTES",
+    "USER_AGENT",
+    "AttemptResult",
+    "client",
+    "delivery_headers",
+    "post",
+    "tenant_client",
+]
 
 USER_AGENT = "Huike-Webhooks/1.0"
 #: How much of an answer's body is kept in the delivery log.
@@ -57,7 +68,21 @@ def delivery_headers(
 def client(timeout_seconds: float) -> httpx.AsyncClient:
     """An HTTP client for attempts: no redirects followed, the shared TLS context. Share one
     only among one tenant's attempts (its connections are kept alive between them)."""
-    return httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, verify=client_tls())
+    return httpx.AsyncClient(
+        timeout=timeout_seconds,
+        follow_redirects=False,
+        verify=client_tls(),
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS),
+    )
+
+
+def tenant_client(
+    tenant_id: uuid.UUID, timeout_seconds: float
+) -> contextlib.AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The tenant's pooled :func:`client` for attempts, for the time of a job's attempts."""
+    return http_clients.tenant_client(
+        tenant_id, f"webhooks:{timeout_seconds:g}", lambda: client(timeout_seconds)
+    )
 
 
 async def post(
