@@ -94,10 +94,11 @@ async def set_wakeups(
     if not due_at:
         return
     connection = await session.connection()
-    await connection.execute(
-        _upsert_wakeup(connection.dialect.name),
-        [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()],
-    )
+    await connection.execute(_upsert_wakeup(connection.dialect.name), _wakeup_rows(tenant_id, due_at))
+
+
+def _wakeup_rows(tenant_id: uuid.UUID, due_at: Mapping[uuid.UUID, datetime]) -> list[dict[str, Any]]:
+    return [{"tenant_ref": tenant_id, "delivery_id": d, "due_at": at} for d, at in due_at.items()]
 
 
 def set_wakeups_at_commit(
@@ -122,14 +123,8 @@ def _write_held_wakeups(session: Session) -> None:
         return
     # Called inside AsyncSession.commit's greenlet: a synchronous execute works with the async driver.
     connection = session.connection()
-    connection.execute(
-        _upsert_wakeup(connection.dialect.name),
-        [
-            {"tenant_ref": tenant_id, "delivery_id": d, "due_at": at}
-            for tenant_id, due_at in held.items()
-            for d, at in due_at.items()
-        ],
-    )
+    rows = [row for tenant_id, due_at in held.items() for row in _wakeup_rows(tenant_id, due_at)]
+    connection.execute(_upsert_wakeup(connection.dialect.name), rows)
 
 
 @event.listens_for(TenantSession, "after_transaction_end")
