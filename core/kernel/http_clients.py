@@ -26,6 +26,8 @@ __all__ = ["IDLE_SECONDS", "KEEPALIVE_EXPIRY_SECONDS", "MAX_TENANTS", "close_htt
 
 IDLE_SECONDS = 60.0
 MAX_TENANTS = 256
+#: How often, at most, the pool looks for idle clients to close (below ``MAX_TENANTS``).
+SWEEP_SECONDS = 5.0
 #: An idle connection is dropped after this long: sooner than the 5 s many servers keep one
 #: open (Node's default), so a request is not sent on a connection its server is closing.
 KEEPALIVE_EXPIRY_SECONDS = 4.0
@@ -41,9 +43,14 @@ class _Pooled:
 class _Pool:
     def __init__(self) -> None:
         self._clients: OrderedDict[tuple[uuid.UUID, str], _Pooled] = OrderedDict()
+        self._swept_at = time.monotonic()
 
     async def acquire(self, key: tuple[uuid.UUID, str], build: Callable[[], httpx.AsyncClient]) -> _Pooled:
-        await self._close_idle(keep=key)
+        # Every job asks for a client: look for idle ones to close now and then, not each time.
+        now = time.monotonic()
+        if len(self._clients) >= MAX_TENANTS or now - self._swept_at >= min(IDLE_SECONDS, SWEEP_SECONDS):
+            self._swept_at = now
+            await self._close_idle(keep=key)
         pooled = self._clients.get(key)
         if pooled is None:
             pooled = self._clients[key] = _Pooled(build())
@@ -85,7 +92,10 @@ async def tenant_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The tenant's client for ``purpose`` (which also names how ``build`` makes it: the same
     purpose must always build the same kind of client), made by ``build`` the first time."""
-    pool = _POOLS.setdefault(asyncio.get_running_loop(), _Pool())
+    loop = asyncio.get_running_loop()
+    pool = _POOLS.get(loop)
+    if pool is None:
+        pool = _POOLS[loop] = _Pool()
     pooled = await pool.acquire((tenant_id, purpose), build)
     try:
         yield pooled.client
