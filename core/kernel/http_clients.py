@@ -4,9 +4,9 @@ tenants' requests.
 
 A client belongs to the event loop that made it (its connections are that loop's), so each
 loop has its own pool; :func:`close_http_clients` closes the running loop's (the job runtime
-does when it stops). A client no request used for ``IDLE_SECONDS`` is closed, and past
-``MAX_TENANTS`` the least recently used idle ones are; a client in use is never closed under
-its requests.
+does when it stops). A client no request used for ``IDLE_SECONDS`` is closed (the pool looks
+every ``SWEEP_SECONDS`` at most, when a request comes), and past ``MAX_TENANTS`` the least
+recently used idle ones are; a client in use is never closed under its requests.
 """
 
 from __future__ import annotations
