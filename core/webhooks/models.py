@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -145,6 +146,9 @@ class WebhookDelivery(TenantOwned, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
     replayed_at: Mapped[datetime | None] = mapped_column()
+    #: Sent even once its endpoint is disabled: the endpoint's last word, written in the
+    #: transaction that disables it (an app's notice of its own uninstall).
+    final: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class WebhookAttempt(TenantOwned, Base):
