@@ -1,6 +1,9 @@
-"""Domain events of the apps package, recorded in the installing tenant's outbox. The
-webhook delivery engine can hand ``apps.installed`` to the app itself: it names the tenant
-and installation the app will ask tokens for."""
+"""Domain events of the apps package, recorded in the installing tenant's outbox.
+
+They are the app's own lifecycle (:data:`LIFECYCLE_EVENTS`): an app may choose them for its
+webhook whatever its scopes, and each reaches only the app it names — never another app
+installed in the same business. ``apps.installed`` names the tenant and installation the app
+will ask tokens for; ``apps.uninstalled`` is the last delivery an installation gets."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import ClassVar
 
 from core.events.schemas import DomainEvent
 
-__all__ = ["AppInstalled", "AppUninstalled"]
+__all__ = ["LIFECYCLE_EVENTS", "AppInstalled", "AppUninstalled"]
 
 
 class AppInstalled(DomainEvent, frozen=True, kw_only=True):
@@ -27,3 +30,7 @@ class AppUninstalled(DomainEvent, frozen=True, kw_only=True):
     version: ClassVar[int] = 1
     app_id: uuid.UUID
     installation_id: uuid.UUID
+
+
+#: Events about an installation itself, delivered to that installation's app alone.
+LIFECYCLE_EVENTS: frozenset[str] = frozenset({AppInstalled.name, AppUninstalled.name})

@@ -1,6 +1,7 @@
 """Installed apps, as the installing tenant's admin sees them: list, show, uninstall. An
 uninstall revokes every token of the installation at once, voids its unused codes and stops
-its webhook deliveries (:mod:`core.apps.webhooks`).
+its webhook deliveries, after one last: ``apps.uninstalled``, if the app chose it
+(:mod:`core.apps.webhooks`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppToke
 from core.apps.schemas import DeveloperView, InstallationView
 from core.apps.scopes import ScopeCatalogue
 from core.apps.tokens import effective_scopes
+from core.apps.webhooks import say_uninstalled
 from core.events.service import record_event
 from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
@@ -116,5 +118,6 @@ async def uninstall(
         .execution_options(synchronize_session=False)
     )
     await mark_uninstalled(session, installation.app_id, installation.tenant_id)
+    event = AppUninstalled(app_id=installation.app_id, installation_id=installation.id)
+    await say_uninstalled(session, installation, await record_event(session, event), event)
     await disable_owned_endpoints(session, Owner.app(installation.id))
-    await record_event(session, AppUninstalled(app_id=installation.app_id, installation_id=installation.id))

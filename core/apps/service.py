@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.apps.events import LIFECYCLE_EVENTS
 from core.apps.models import App, ClientType
 from core.apps.schemas import (
     AppCreate,
@@ -104,7 +105,7 @@ def _clean_events(
 ) -> list[str]:
     if events and url is None:
         raise Invalid("Give a webhook_url to receive events.", field="webhook_url", code="required")
-    allowed = set(catalogue.events_allowed(scopes, known_events))
+    allowed = set(catalogue.events_allowed(scopes, known_events)) | LIFECYCLE_EVENTS
     for index, event in enumerate(events):
         if event not in known_events:
             raise Invalid(f"Unknown event {event!r}.", field=f"webhook_events[{index}]", code="unknown_event")

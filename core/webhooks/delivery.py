@@ -295,7 +295,7 @@ async def _claim(
         for delivery_id in (i for i in delivery_ids if i in rows):
             delivery, endpoint = rows[delivery_id]
             number, series = won[delivery_id]
-            if endpoint is None or not endpoint.enabled:
+            if endpoint is None or not (endpoint.enabled or delivery.final):
                 _stop(delivery, number)
                 stopped.append(delivery_id)
                 continue

@@ -331,6 +331,7 @@ async def enqueue_deliveries(
     endpoints: Sequence[uuid.UUID] | None = None,
     owner: Owner | None = None,
     occurred_at: datetime | None = None,
+    final: bool = False,
 ) -> list[uuid.UUID]:
     """Deliver an event to every enabled endpoint subscribed to it, in the caller's
     transaction: the deliveries commit with it, or not at all, and their jobs are sent once it
@@ -349,6 +350,8 @@ async def enqueue_deliveries(
         endpoints: only these endpoints (still only enabled and subscribed ones).
         owner: only this owner's endpoints (``Owner.app(installation_id)``); all by default.
         occurred_at: when the event happened (default: now), ``created_at`` in the body.
+        final: the endpoints' last word before the caller disables them in this transaction
+            (an app told of its uninstall): sent, and retried, even once they are disabled.
     """
     only = None if endpoints is None else set(endpoints)
     targets = [
@@ -356,7 +359,7 @@ async def enqueue_deliveries(
         for endpoint_id, events in await _enabled_endpoints(session, owner)
         if (only is None or endpoint_id in only) and subscribes(events, event_name)
     ]
-    return await _deliver_to(session, targets, event_name, event_id, payload, occurred_at)
+    return await _deliver_to(session, targets, event_name, event_id, payload, occurred_at, final=final)
 
 
 async def _deliver_to(
@@ -366,6 +369,8 @@ async def _deliver_to(
     event_id: uuid.UUID,
     payload: Any,
     occurred_at: datetime | None,
+    *,
+    final: bool = False,
 ) -> list[uuid.UUID]:
     """One statement writes the deliveries, skipping an endpoint that has this event's already
     (a redelivered event); the first wake-ups are written when the transaction commits."""
@@ -382,6 +387,7 @@ async def _deliver_to(
             body=body,
             status=DeliveryStatus.PENDING,
             next_attempt_at=now,
+            final=final,
         )
         for endpoint_id in endpoint_ids
     ]
