@@ -10,6 +10,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.apps import installations, service
+from core.apps.developer_deliveries import in_installing_business
 from core.apps.permissions import DEVELOP, INSTALL
 from core.apps.schemas import (
     AppCreate,
@@ -111,6 +112,60 @@ class AppController(Controller):
         data: JSONBody[WebhookSecretRotation | None] = None,
     ) -> WebhookSecretRotated:
         return await service.rotate_webhook_secret(session, app_id, data, expected_version=if_match.version())
+
+    @get(
+        "/{app_id:uuid}/installations/{tenant_id:uuid}/deliveries",
+        permission=DEVELOP,
+        summary="The webhook deliveries one installing business sent the app, with each last response",
+    )
+    async def list_deliveries(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        page: PageDep,
+        app_id: FromPath[uuid.UUID],
+        tenant_id: FromPath[uuid.UUID],
+        status: FromQuery[str | None] = None,
+        event_name: FromQuery[str | None] = None,
+        event_id: FromQuery[uuid.UUID | None] = None,
+    ) -> Page[DeliveryView]:
+        filters = DeliveryFilter(status=status, event_name=event_name, event_id=event_id)
+        async with in_installing_business(session, services.db, app_id, tenant_id) as (theirs, owner):
+            return await webhooks.list_deliveries(theirs, page, filters, owner=owner)
+
+    @get(
+        "/{app_id:uuid}/installations/{tenant_id:uuid}/deliveries/{delivery_id:uuid}",
+        permission=DEVELOP,
+        summary="A webhook delivery to the app in one installing business: its body and every attempt",
+    )
+    async def show_delivery(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        app_id: FromPath[uuid.UUID],
+        tenant_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+    ) -> DeliveryDetail:
+        async with in_installing_business(session, services.db, app_id, tenant_id) as (theirs, owner):
+            return await webhooks.get_delivery(theirs, delivery_id, owner=owner)
+
+    @post(
+        "/{app_id:uuid}/installations/{tenant_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        permission=DEVELOP,
+        status_code=202,
+        summary="Send a webhook delivery to the app again (same body and Huike-Delivery id)",
+    )
+    async def replay_delivery(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        app_id: FromPath[uuid.UUID],
+        tenant_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+    ) -> Response[DeliveryView]:
+        async with in_installing_business(session, services.db, app_id, tenant_id) as (theirs, owner):
+            replayed = await webhooks.replay_delivery(theirs, delivery_id, owner=owner)
+        return Response(replayed, status_code=202)
 
 
 class AppInstallationController(Controller):

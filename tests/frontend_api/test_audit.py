@@ -623,6 +623,7 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/apps/{app_id}/rotate-webhook-secret"): APPS_AUDIT,
     ("delete", "/api/v1/app-installations/{installation_id}"): APPS_AUDIT,
     ("post", "/api/v1/app-installations/{installation_id}/deliveries/{delivery_id}/replay"): DELIVERY_LOG,
+    ("post", "/api/v1/apps/{app_id}/installations/{tenant_id}/deliveries/{delivery_id}/replay"): DELIVERY_LOG,
     ("post", "/oauth/authorize"): APPS_AUDIT,
     ("post", "/oauth/revoke"): APPS_AUDIT,
     ("post", "/oauth/token"): "tokens are technical (opted out); the consent and revocations are the entries",
