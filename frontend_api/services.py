@@ -16,6 +16,7 @@ from core.activities.timeline import TimelineEvent, timeline_handlers
 from core.apps import events as app_events
 from core.apps import jobs as app_jobs
 from core.apps import permissions as app_permissions
+from core.apps import status as app_status
 from core.apps.audience import app_audience
 from core.apps.oauth_store import AppOAuth
 from core.apps.scopes import ScopeCatalogue, scope_catalogue
@@ -264,6 +265,7 @@ def job_registry(settings: Settings | None = None, plugins: PluginHost | None = 
             *import_jobs.JOBS,
             *customer_jobs.JOBS,
             *app_jobs.JOBS,
+            *app_status.JOBS,
             *webhook_jobs.JOBS,
         ]
     )

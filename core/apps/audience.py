@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.apps.models import App, AppTenant
+from core.apps.models import App, AppStatus, AppTenant
 from core.kernel.upsert import insert_for
 
 __all__ = ["AUDIENCE", "app_audience", "mark_installed", "mark_uninstalled"]
@@ -39,7 +39,11 @@ async def app_audience(session: AsyncSession, tenant_ids: set[uuid.UUID]) -> set
     rows = await session.scalars(
         select(AppTenant.tenant_ref)
         .join(App, App.id == AppTenant.app_id)
-        .where(AppTenant.tenant_ref.in_(tenant_ids), App.webhook_url.is_not(None))
+        .where(
+            AppTenant.tenant_ref.in_(tenant_ids),
+            App.webhook_url.is_not(None),
+            App.status == AppStatus.ACTIVE,
+        )
         .distinct()
     )
     return {(tenant, AUDIENCE) for tenant in rows}

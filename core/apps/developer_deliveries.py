@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.apps.models import App, AppInstallation, AppTenant
+from core.apps.models import App, AppInstallation, AppStatus, AppTenant
 from core.audit.context import ActorType, audit_context
 from core.kernel.database import Database
 from core.kernel.errors import NotFound
@@ -46,6 +46,7 @@ async def in_installing_business(
             AppTenant.app_id == app_id,
             AppTenant.tenant_ref == tenant_id,
             App.developer_tenant_id == current_tenant_id(),
+            App.status != AppStatus.DELETED,
         )
     )
     if installed is None:

@@ -56,6 +56,8 @@ async def _views(
                 installed_by=installation.installed_by,
                 installed_at=installation.installed_at,
                 uninstalled_at=installation.uninstalled_at,
+                app_status=app.status,
+                app_status_reason=app.status_reason,
                 version=installation.version,
             )
         )

@@ -40,6 +40,7 @@ __all__ = [
     "App",
     "AppAuthorizationCode",
     "AppInstallation",
+    "AppStatus",
     "AppTenant",
     "AppToken",
     "ClientType",
@@ -53,6 +54,17 @@ class ClientType:
     #: A native or single-page app that cannot keep a secret: PKCE only, no client credentials.
     PUBLIC = "public"
     ALL = (CONFIDENTIAL, PUBLIC)
+
+
+class AppStatus:
+    ACTIVE = "active"
+    #: Stopped by a platform admin (``status_reason`` says why): no token, consent or
+    #: delivery works until it is resumed.
+    SUSPENDED = "suspended"
+    #: Deleted by its developer: uninstalled everywhere, gone from every list; the row stays
+    #: for the audit trails and so that its client id is never given again.
+    DELETED = "deleted"
+    ALL = (ACTIVE, SUSPENDED, DELETED)
 
 
 class TokenKind:
@@ -97,8 +109,15 @@ class App(Versioned, Base):
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     secret_rotated_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default=AppStatus.ACTIVE, server_default=AppStatus.ACTIVE)
+    #: Why a platform admin suspended it, shown to its developer and the businesses using it.
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    status_changed_at: Mapped[datetime | None]
 
-    __table_args__ = (CheckConstraint("client_type IN ('confidential', 'public')", name="client_type"),)
+    __table_args__ = (
+        CheckConstraint("client_type IN ('confidential', 'public')", name="client_type"),
+        CheckConstraint("status IN ('active', 'suspended', 'deleted')", name="status"),
+    )
 
 
 class AppInstallation(Versioned, TenantOwned, Base):

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppToken, TokenKind
+from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppStatus, AppToken, TokenKind
 from core.apps.oauth_context import Issuance, OAuthContext, Revocation
 from core.apps.oauth_models import ClientRecord, CodeRecord, OAuthRequest, TokenRecord
 from core.apps.oauth_server import HuikeAuthorizationServer
@@ -45,7 +45,8 @@ async def load_clients(session: AsyncSession, client_ids: Iterable[str | None]) 
     wanted = sorted({c for c in client_ids if c})
     if not wanted:
         return {}
-    apps = await session.scalars(select(App).where(App.client_id.in_(wanted)))
+    # A suspended or deleted app is no client: every OAuth endpoint answers as for an unknown one.
+    apps = await session.scalars(select(App).where(App.client_id.in_(wanted), App.status == AppStatus.ACTIVE))
     return {app.client_id: ClientRecord(app) for app in apps}
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "ConsentView",
     "DeveloperView",
     "InstallationView",
+    "PlatformAppView",
     "ScopeView",
     "SecretRotated",
     "TenantRef",
@@ -75,6 +76,9 @@ class AppView(msgspec.Struct, kw_only=True):
     webhook_secret_prefix: str | None
     created_at: datetime
     secret_rotated_at: datetime | None
+    #: ``active``, or ``suspended`` by a platform admin (``status_reason`` says why).
+    status: str
+    status_reason: str | None
     version: int
 
 
@@ -135,7 +139,26 @@ class InstallationView(msgspec.Struct, kw_only=True):
     installed_by: uuid.UUID
     installed_at: datetime
     uninstalled_at: datetime | None
+    #: ``active``, or ``suspended`` by a platform admin (its tokens and events stopped).
+    app_status: str
+    app_status_reason: str | None
     version: int
+
+
+class PlatformAppView(msgspec.Struct, kw_only=True):
+    """An app as a platform admin sees it."""
+
+    id: uuid.UUID
+    client_id: str
+    name: str
+    developer: DeveloperView
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime | None
+    #: How many businesses have it installed now.
+    installations: int
+    webhook_url: str | None
+    created_at: datetime
 
 
 class ConsentView(msgspec.Struct, kw_only=True):

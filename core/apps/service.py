@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.events import LIFECYCLE_EVENTS
-from core.apps.models import App, ClientType
+from core.apps.models import App, AppStatus, ClientType
 from core.apps.schemas import (
     AppCreate,
     AppCreated,
@@ -44,6 +44,7 @@ __all__ = [
     "create_app",
     "get_app",
     "list_apps",
+    "own_app",
     "rotate_secret",
     "rotate_webhook_secret",
     "update_app",
@@ -69,6 +70,8 @@ def app_view(app: App) -> AppView:
         webhook_secret_prefix=app.webhook_secret_prefix,
         created_at=app.created_at,
         secret_rotated_at=app.secret_rotated_at,
+        status=app.status,
+        status_reason=app.status_reason,
         version=app.version,
     )
 
@@ -159,15 +162,18 @@ async def create_app(
 
 
 async def list_apps(session: AsyncSession, page: PageRequest) -> Page[AppView]:
-    """The current tenant's apps only."""
-    stmt = select(App).where(App.developer_tenant_id == current_tenant_id())
+    """The current tenant's apps only (not the deleted ones)."""
+    stmt = select(App).where(App.developer_tenant_id == current_tenant_id(), App.status != AppStatus.DELETED)
     return await paginate(
         session, stmt, App.id, page, app_view, sortable={"name": App.name, "created_at": App.created_at}
     )
 
 
-async def _own_app(session: AsyncSession, app_id: uuid.UUID, *, lock: bool = False) -> App:
-    stmt = select(App).where(App.id == app_id, App.developer_tenant_id == current_tenant_id())
+async def own_app(session: AsyncSession, app_id: uuid.UUID, *, lock: bool = False) -> App:
+    """One of the current tenant's apps (not a deleted one); anything else is not found."""
+    stmt = select(App).where(
+        App.id == app_id, App.developer_tenant_id == current_tenant_id(), App.status != AppStatus.DELETED
+    )
     app = await session.scalar(stmt.with_for_update() if lock else stmt)
     if app is None:
         raise NotFound()
@@ -175,7 +181,7 @@ async def _own_app(session: AsyncSession, app_id: uuid.UUID, *, lock: bool = Fal
 
 
 async def get_app(session: AsyncSession, app_id: uuid.UUID) -> AppView:
-    return app_view(await _own_app(session, app_id))
+    return app_view(await own_app(session, app_id))
 
 
 async def update_app(
@@ -190,7 +196,7 @@ async def update_app(
 ) -> AppView:
     """Change an app. Scopes taken away stop working at once in every installation; scopes
     added reach a business only once its admin consents again."""
-    app = await _own_app(session, app_id, lock=True)
+    app = await own_app(session, app_id, lock=True)
     ensure_version(app, expected_version)
     if not isinstance(change.name, msgspec.UnsetType):
         app.name = _clean_name(change.name)
@@ -223,7 +229,7 @@ async def rotate_secret(
     session: AsyncSession, app_id: uuid.UUID, *, expected_version: int | None = None
 ) -> SecretRotated:
     """Give a confidential app a new secret; the old one stops working at once."""
-    app = await _own_app(session, app_id, lock=True)
+    app = await own_app(session, app_id, lock=True)
     ensure_version(app, expected_version)
     if app.client_type != ClientType.CONFIDENTIAL:
         raise Invalid(
@@ -250,7 +256,7 @@ async def rotate_webhook_secret(
     """Give the app a new webhook signing secret, shown in this answer only. With
     ``grace_seconds`` the old one keeps signing beside it until then, in every installation."""
     grace = (rotation or WebhookSecretRotation()).grace_seconds
-    app = await _own_app(session, app_id, lock=True)
+    app = await own_app(session, app_id, lock=True)
     ensure_version(app, expected_version)
     secret = new_webhook_secret(
         keyring_of(session.sync_session).provider, app, grace=timedelta(seconds=grace)

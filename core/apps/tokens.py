@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.apps.models import App, AppInstallation, AppToken, TokenKind
+from core.apps.models import App, AppInstallation, AppStatus, AppToken, TokenKind
 from core.apps.scopes import ScopeCatalogue
 from core.kernel.clock import utcnow
 from core.kernel.errors import Unauthorized
@@ -78,7 +78,8 @@ async def principal_for_app_token(session: AsyncSession, catalogue: ScopeCatalog
     """Resolve an access token inside a transaction in its tenant (already in context).
 
     Raises:
-        Unauthorized: unknown, forged, expired or revoked token, or the app was uninstalled.
+        Unauthorized: unknown, forged, expired or revoked token, or the app was uninstalled,
+            suspended or deleted.
     """
     parsed = parse(ACCESS_PREFIX, token)
     if parsed is None:
@@ -102,6 +103,12 @@ async def principal_for_app_token(session: AsyncSession, catalogue: ScopeCatalog
     if found.revoked_at is not None or installation.uninstalled_at is not None:
         raise Unauthorized(
             "This app's access was revoked or the app was uninstalled.",
+            code="invalid_token",
+            headers=_CHALLENGE,
+        )
+    if app.status != AppStatus.ACTIVE:
+        raise Unauthorized(
+            "This app was suspended or deleted: none of its tokens works.",
             code="invalid_token",
             headers=_CHALLENGE,
         )

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.audience import AUDIENCE
 from core.apps.events import LIFECYCLE_EVENTS, AppInstalled, AppUninstalled
-from core.apps.models import App, AppInstallation
+from core.apps.models import App, AppInstallation, AppStatus
 from core.apps.schemas import WebhookSubscription
 from core.apps.scopes import ScopeCatalogue
 from core.apps.tokens import effective_scopes
@@ -72,7 +72,11 @@ async def _subscribed(
     query = (
         select(AppInstallation, App)
         .join(App, App.id == AppInstallation.app_id)
-        .where(AppInstallation.uninstalled_at.is_(None), App.webhook_url.is_not(None))
+        .where(
+            AppInstallation.uninstalled_at.is_(None),
+            App.webhook_url.is_not(None),
+            App.status == AppStatus.ACTIVE,
+        )
         .order_by(AppInstallation.id)
     )
     lifecycle = event_name in LIFECYCLE_EVENTS
@@ -164,7 +168,7 @@ async def say_uninstalled(
     uninstall's transaction (which holds the installation's lock) before its endpoint is
     disabled, and sent even so (a ``final`` delivery). Nothing else reaches the app after."""
     app = await session.get_one(App, installation.app_id)
-    if event.name not in app.webhook_events:
+    if event.name not in app.webhook_events or app.status != AppStatus.ACTIVE:
         return []
     return await _deliver_to_installation(session, installation, app, event.name, event_id, event, final=True)
 

@@ -27,7 +27,7 @@ from frontend_api.routes.oauth import OAuthController, authorization_server_meta
 from frontend_api.routes.opportunities import BoardController, OpportunityController
 from frontend_api.routes.password_reset import PasswordResetController
 from frontend_api.routes.pipelines import PipelineController
-from frontend_api.routes.platform import PlatformController, platform_token
+from frontend_api.routes.platform import PlatformAppController, PlatformController, platform_token
 from frontend_api.routes.pool import CustomerPoolController
 from frontend_api.routes.reports import ReportController
 from frontend_api.routes.roles import RoleController, list_permissions
@@ -78,6 +78,7 @@ ROUTES: list[Any] = [
     BoardController,
     ReportController,
     platform_token,
+    PlatformAppController,
     PlatformController,
     DeadLetterController,
 ]

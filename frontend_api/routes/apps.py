@@ -10,6 +10,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from core.apps import installations, service
+from core.apps import status as app_status
 from core.apps.developer_deliveries import in_installing_business
 from core.apps.permissions import DEVELOP, INSTALL
 from core.apps.schemas import (
@@ -83,6 +84,16 @@ class AppController(Controller):
                 expected_version=if_match.version(),
             )
         )
+
+    @delete(
+        "/{app_id:uuid}",
+        permission=DEVELOP,
+        summary="Delete an app: it stops at once and is uninstalled from every business",
+    )
+    async def delete_app(
+        self, session: SessionDep, app_id: FromPath[uuid.UUID], if_match: IfMatchDep
+    ) -> None:
+        await app_status.delete_app(session, app_id, expected_version=if_match.version())
 
     @post(
         "/{app_id:uuid}/rotate-secret",

@@ -1,4 +1,5 @@
-"""Platform administration: separate sign-in, tenants list, search, show, suspend, resume."""
+"""Platform administration: separate sign-in; tenants and apps: list, search, show, suspend,
+resume."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from core.apps import status as app_status
+from core.apps.models import AppStatus
+from core.apps.schemas import PlatformAppView
 from core.kernel.models import TenantStatus
 from core.kernel.pagination import Page
 from frontend_api.deps import PageDep, PlatformAdminDep, ServicesDep, SessionDep
@@ -16,7 +20,7 @@ from frontend_api.routes.auth import client_ip
 from tenants import service as tenants
 from tenants.schemas import StatusChange, TenantView
 
-__all__ = ["PlatformController", "platform_token"]
+__all__ = ["PlatformAppController", "PlatformController", "platform_token"]
 
 
 class PlatformLogin(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,3 +86,52 @@ class PlatformController(Controller):
             session, platform_admin.user_id, tenant_id, TenantStatus.ACTIVE, data.reason
         )
         return tenants.to_view(tenant)
+
+
+class PlatformAppController(Controller):
+    """Every registered app: find one, suspend it (its tokens, consents and deliveries stop in
+    every business at once) and resume it."""
+
+    path = "/api/platform/apps"
+    tags = ["platform"]
+    opt = {"platform": True}
+
+    @get("/", summary="List and search apps (by name or client id, by status)")
+    async def list_apps(
+        self,
+        session: SessionDep,
+        page: PageDep,
+        q: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+    ) -> Page[PlatformAppView]:
+        return await app_status.list_apps(session, page, q, status)
+
+    @get("/{app_id:uuid}", summary="Show an app, its developer and how many businesses installed it")
+    async def show(self, session: SessionDep, app_id: FromPath[uuid.UUID]) -> PlatformAppView:
+        return await app_status.find_app(session, app_id)
+
+    @post("/{app_id:uuid}/suspend", status_code=200, summary="Suspend an app everywhere (say why)")
+    async def suspend(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        platform_admin: PlatformAdminDep,
+        app_id: FromPath[uuid.UUID],
+        data: JSONBody[StatusChange],
+    ) -> PlatformAppView:
+        return await app_status.set_status(
+            session, services.db, platform_admin.user_id, app_id, AppStatus.SUSPENDED, data.reason
+        )
+
+    @post("/{app_id:uuid}/resume", status_code=200, summary="Resume a suspended app")
+    async def resume(
+        self,
+        session: SessionDep,
+        services: ServicesDep,
+        platform_admin: PlatformAdminDep,
+        app_id: FromPath[uuid.UUID],
+        data: JSONBody[StatusChange],
+    ) -> PlatformAppView:
+        return await app_status.set_status(
+            session, services.db, platform_admin.user_id, app_id, AppStatus.ACTIVE, data.reason
+        )

@@ -109,6 +109,52 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def _service_pids(names: tuple[str, ...] = ("postgres", "redis-server")) -> dict[str, list[int]]:
+    """The local PostgreSQL and Redis processes (this machine's services), by name: their CPU
+    per event completes the machine's budget. Empty where they run elsewhere or are not
+    readable."""
+    found: dict[str, list[int]] = {name: [] for name in names}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                name = comm.read().strip()
+        except OSError:
+            continue
+        if name in found:
+            found[name].append(int(entry))
+    return found
+
+
+def _cpu_of_living(pids: list[int]) -> dict[int, float]:
+    """Each process's CPU so far; a process that ended meanwhile is left out."""
+    seconds = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            seconds[pid] = _cpu_seconds([pid])
+    return seconds
+
+
+def _spent_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU the processes used since ``before`` (a process born since counts from zero)."""
+    now = _cpu_of_living(pids)
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in now.items())
+
+
+def _services_cpu(settings: Settings) -> dict[str, dict[int, float]]:
+    """The local services' CPU so far, by name and process; none for a remote database."""
+    if not settings.database_url.split("@")[-1].startswith(("127.0.0.1", "localhost")):
+        return {}
+    return {name: _cpu_of_living(pids) for name, pids in _service_pids().items()}
+
+
+def _services_spent(before: dict[str, dict[int, float]]) -> dict[str, float]:
+    # Connections opened during the run are processes of their own: look for them again.
+    now = _service_pids() if before else {}
+    return {name: _spent_since(before[name], now[name]) for name in before}
+
+
 def _worker_env(settings: Settings) -> dict[str, str]:
     """What a ``huike worker`` needs to share this run's database, broker and keys."""
     return {
@@ -294,6 +340,8 @@ async def main() -> None:
                 async with jobs:
                     transactions_before = await _transactions(db)
                     before = _cpu_seconds(workers), _cpu_seconds(me)
+                    services_before = _services_cpu(settings)
+                    wall_started = time.monotonic()
                     committed, achieved = await _produce(db, tenant_id)
                     deadline = time.monotonic() + DRAIN_SECONDS
                     # The receiver runs in a thread of its own: poll what it has.
@@ -303,6 +351,8 @@ async def main() -> None:
                         await asyncio.sleep(0.2)
                     # Embedded, the jobs' CPU is this process's: it is counted as theirs.
                     spent = _cpu_seconds(workers) - before[0], _cpu_seconds(me) - before[1]
+                    wall_spent = time.monotonic() - wall_started
+                    service_cpu = _services_spent(services_before)
                     cpu = (
                         {"jobs": spent[0], "producer": spent[1]}
                         if workers
@@ -334,6 +384,14 @@ async def main() -> None:
             f"  jobs' CPU per event / one trivial statement's CPU here ({statement_cpu * 1000:.2f} ms): "
             f"{cpu['jobs'] / len(committed) / statement_cpu:.0f}x",
         ]
+        if service_cpu:
+            total = sum(cpu.values()) + sum(service_cpu.values())
+            service_ms = {name: spent / len(committed) * 1000 for name, spent in service_cpu.items()}
+            each = ", ".join(f"{name} {ms:.1f} ms" for name, ms in service_ms.items())
+            lines.append(
+                f"  CPU per event of the services here: {each}; "
+                f"the run used {total / wall_spent:.2f} of {os.cpu_count()} cores over {wall_spent:.1f} s"
+            )
         if transactions_before is not None and transactions_after is not None:
             # Less the first count's own transaction; the producer's one per event included.
             per_event = (transactions_after - transactions_before - 1) / len(committed)

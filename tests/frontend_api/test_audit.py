@@ -474,6 +474,9 @@ APPS_AUDIT = (
     "tests/frontend_api/test_oauth.py::test_the_changes_an_app_makes_are_audited_with_the_app_as_the_actor"
 )
 
+APP_STATUS_AUDIT = (
+    "tests/core/apps/test_app_status.py::test_suspending_and_deleting_an_app_are_in_its_developers_audit_log"
+)
 PLUGIN_AUDIT = "test_plugin_changes_are_audited_without_their_secrets"
 WEBHOOK_AUDIT = "test_webhook_endpoint_changes_are_audited_without_their_secrets"
 DELIVERY_LOG = "deliveries are technical rows (opted out); the delivery log is their history"
@@ -623,6 +626,9 @@ MUTATING_ROUTES = {
     ("post", "/api/v1/apps/{app_id}/rotate-webhook-secret"): APPS_AUDIT,
     ("delete", "/api/v1/app-installations/{installation_id}"): APPS_AUDIT,
     ("post", "/api/v1/app-installations/{installation_id}/deliveries/{delivery_id}/replay"): DELIVERY_LOG,
+    ("delete", "/api/v1/apps/{app_id}"): APP_STATUS_AUDIT,
+    ("post", "/api/platform/apps/{app_id}/suspend"): APP_STATUS_AUDIT,
+    ("post", "/api/platform/apps/{app_id}/resume"): APP_STATUS_AUDIT,
     ("post", "/api/v1/apps/{app_id}/installations/{tenant_id}/deliveries/{delivery_id}/replay"): DELIVERY_LOG,
     ("post", "/oauth/authorize"): APPS_AUDIT,
     ("post", "/oauth/revoke"): APPS_AUDIT,
