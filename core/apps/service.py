@@ -197,7 +197,8 @@ async def list_installers(
         sortable={"installed_at": AppTenant.installed_at},
     )
     refs = [row.tenant_ref for row in found.items]
-    names = dict((await session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(refs)))).tuples())
+    rows = await session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(refs)))
+    names = {tenant_id: name for tenant_id, name in rows}
     items = [
         InstallerView(
             tenant_id=row.tenant_ref,
