@@ -66,12 +66,14 @@ async def _installation(session: AsyncSession, app: App) -> AppInstallation | No
 
 
 def _developer_sees(developer: Tenant, tenant: Tenant) -> Notice:
-    """The admin is told what the developer's list of installations will show of them."""
+    """The admin is told what the developer's business will see of theirs: the list of
+    installations (:func:`core.apps.service.list_installers`) and the log of the deliveries
+    sent to the app (:mod:`core.apps.developer_deliveries`)."""
     return Notice(
-        text_en=f"{developer.name}, the developer, will see in its list of installations your business's "
-        f"name ({tenant.name}) and id, when the app was installed, and the permissions you grant.",
-        text_zh=f"开发者{developer.name}将在其安装列表中看到贵企业的名称（{tenant.name}）和编号、"
-        f"安装时间以及您授予的权限。",
+        text_en=f"{developer.name}, the developer, will see your business's name ({tenant.name}) and id, "
+        "when the app was installed, the permissions you grant, and the log of the events sent to the app.",
+        text_zh=f"开发者{developer.name}将看到贵企业的名称（{tenant.name}）和编号、安装时间、"
+        "您授予的权限，以及发送给该应用的事件记录。",
     )
 
 

@@ -369,10 +369,10 @@ def test_the_consent_screen_says_what_the_developer_will_see(client: TestClient[
     assert screen.status_code == 200, screen.text
     notice = screen.json()["developer_sees"]
     assert notice["text_en"] == (
-        "Dev Co, the developer, will see in its list of installations your business's name "
-        "(Tenant B) and id, when the app was installed, and the permissions you grant."
+        "Dev Co, the developer, will see your business's name (Tenant B) and id, when the app was "
+        "installed, the permissions you grant, and the log of the events sent to the app."
     )
-    assert (
-        notice["text_zh"]
-        == "开发者Dev Co将在其安装列表中看到贵企业的名称（Tenant B）和编号、安装时间以及您授予的权限。"
+    assert notice["text_zh"] == (
+        "开发者Dev Co将看到贵企业的名称（Tenant B）和编号、安装时间、您授予的权限，"
+        "以及发送给该应用的事件记录。"
     )
