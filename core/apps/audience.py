@@ -1,11 +1,13 @@
 """Which tenants the apps' webhook handlers hear: the platform mirror ``app_tenants`` of the
-active installations, kept in step with every install and uninstall (in the installing
-tenant's transaction), and the relay's audience filter over it. A tenant with no installed
-app that wants events costs the relay nothing more."""
+active installations, kept in step with every install, consent and uninstall (in the
+installing tenant's transaction), and the relay's audience filter over it. A tenant with no
+installed app that wants events costs the relay nothing more. The developer's list of the
+businesses that installed their app reads the same mirror (:mod:`core.apps.developer`)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +21,23 @@ __all__ = ["AUDIENCE", "app_audience", "mark_installed", "mark_uninstalled"]
 AUDIENCE = "apps"
 
 
-async def mark_installed(session: AsyncSession, app_id: uuid.UUID, tenant_id: uuid.UUID) -> None:
+async def mark_installed(
+    session: AsyncSession,
+    app_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    installed_at: datetime,
+    granted_scopes: list[str],
+) -> None:
+    """Mirror an install or a consent: a re-consent replaces the scopes (and the time, which
+    the installation keeps from its last install)."""
+    insert = insert_for(session, AppTenant).values(
+        app_id=app_id, tenant_ref=tenant_id, installed_at=installed_at, granted_scopes=granted_scopes
+    )
     await session.execute(
-        insert_for(session, AppTenant)
-        .values(app_id=app_id, tenant_ref=tenant_id)
-        .on_conflict_do_nothing(index_elements=["app_id", "tenant_ref"])
+        insert.on_conflict_do_update(
+            index_elements=["app_id", "tenant_ref"],
+            set_={column: insert.excluded[column] for column in ("installed_at", "granted_scopes")},
+        )
     )
 
 

@@ -21,7 +21,7 @@ from core.apps.oauth_context import Consent, OAuthContext
 from core.apps.oauth_models import OAuthRequest
 from core.apps.oauth_server import HuikeAuthorizationServer
 from core.apps.oauth_store import load_clients
-from core.apps.schemas import ConsentDecision, ConsentView, DeveloperView, TenantRef
+from core.apps.schemas import ConsentDecision, ConsentView, DeveloperView, Notice, TenantRef
 from core.apps.scopes import ScopeCatalogue, split_scopes
 from core.apps.tokens import AppTokenPolicy
 from core.audit import service as audit
@@ -65,6 +65,18 @@ async def _installation(session: AsyncSession, app: App) -> AppInstallation | No
     return found
 
 
+def _developer_sees(developer: Tenant, tenant: Tenant) -> Notice:
+    """The admin is told what the developer's business will see of theirs: the list of
+    installations (:func:`core.apps.service.list_installers`) and the log of the deliveries
+    sent to the app (:mod:`core.apps.developer_deliveries`)."""
+    return Notice(
+        text_en=f"{developer.name}, the developer, will see your business's name ({tenant.name}) and id, "
+        "when the app was installed, the permissions you grant, and the log of the events sent to the app.",
+        text_zh=f"开发者{developer.name}将看到贵企业的名称（{tenant.name}）和编号、安装时间、"
+        "您授予的权限，以及发送给该应用的事件记录。",
+    )
+
+
 async def describe(
     session: AsyncSession,
     catalogue: ScopeCatalogue,
@@ -92,6 +104,7 @@ async def describe(
         state=request.payload.state,
         installed=installed,
         granted_scopes=sorted(installation.granted_scopes) if installation is not None and installed else [],
+        developer_sees=_developer_sees(developer, tenant),
     )
 
 
@@ -193,6 +206,6 @@ async def _install(
         if installation.granted_scopes != granted:
             installation.granted_scopes = granted
     await session.flush()
-    await mark_installed(session, app.id, installation.tenant_id)
+    await mark_installed(session, app.id, installation.tenant_id, installation.installed_at, granted)
     await record_event(session, AppInstalled(app_id=app.id, installation_id=installation.id, scopes=granted))
     return installation

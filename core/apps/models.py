@@ -9,9 +9,11 @@
   (``(tenant_id, id)``, composite foreign keys, RLS). Codes and tokens carry their tenant in
   their text (``hkac_/hkat_/hkrt_<tenant>_<id>_<secret>``), so the server enters the tenant
   before it reads them, exactly as for API keys.
-* ``app_tenants`` is a platform mirror of the active installations (app, tenant), written
-  with every install and uninstall: the relay reads it across tenants to offer an event to
-  the apps webhook handler only when the event's tenant installed an app that wants events.
+* ``app_tenants`` is a platform mirror of the active installations (app, tenant, when,
+  scopes granted), written with every install, consent and uninstall: the relay reads it
+  across tenants to offer an event to the apps webhook handler only when the event's tenant
+  installed an app that wants events, and the developer reads their app's rows to list the
+  businesses that installed it.
 """
 
 from __future__ import annotations
@@ -198,7 +200,8 @@ class AppToken(TenantOwned, Base):
 
 
 class AppTenant(Base):
-    """An active installation, as the relay sees it: which tenants installed which app."""
+    """An active installation, as the relay and the developer see it: which tenants installed
+    which app, since when, granting what (the developer cannot read the installation itself)."""
 
     __tablename__ = "app_tenants"
 
@@ -206,3 +209,7 @@ class AppTenant(Base):
     tenant_ref: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    #: The installation's ``installed_at``: the last install, not a re-consent.
+    installed_at: Mapped[datetime]
+    #: The installation's ``granted_scopes``, as of its last consent.
+    granted_scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)

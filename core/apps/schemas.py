@@ -17,6 +17,8 @@ __all__ = [
     "ConsentView",
     "DeveloperView",
     "InstallationView",
+    "InstallerView",
+    "Notice",
     "PlatformAppView",
     "ScopeView",
     "SecretRotated",
@@ -161,6 +163,23 @@ class PlatformAppView(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class InstallerView(msgspec.Struct, kw_only=True):
+    """A business that installed the developer's app, as the developer sees it: what the
+    consent screen told its admin the developer would see, nothing more."""
+
+    tenant_id: uuid.UUID
+    name: str
+    #: The last install (a re-consent keeps it; a reinstall after an uninstall renews it).
+    installed_at: datetime
+    #: What the business grants that the app still asks for: the scopes in effect.
+    granted_scopes: list[ScopeView]
+
+
+class Notice(msgspec.Struct, kw_only=True):
+    text_en: str
+    text_zh: str
+
+
 class ConsentView(msgspec.Struct, kw_only=True):
     """What the consent screen shows: who asks, for what, on behalf of which business."""
 
@@ -177,6 +196,8 @@ class ConsentView(msgspec.Struct, kw_only=True):
     #: Whether the app is installed already, and with which scopes.
     installed: bool
     granted_scopes: list[str]
+    #: What installing shows the developer about the business, in words.
+    developer_sees: Notice
 
 
 class ConsentDecision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

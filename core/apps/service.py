@@ -1,6 +1,7 @@
 """Registering apps: a developer (a member of their own business holding ``apps.develop``)
-creates, lists, changes an app and rotates its secret. Apps are listed and changed only by
-their developer tenant; another tenant's app id is a 404."""
+creates, lists, changes an app, rotates its secret and lists the businesses that installed
+it. Apps are listed and changed only by their developer tenant; another tenant's app id is a
+404."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.events import LIFECYCLE_EVENTS
-from core.apps.models import App, AppStatus, ClientType
+from core.apps.models import App, AppStatus, AppTenant, ClientType
 from core.apps.schemas import (
     AppCreate,
     AppCreated,
     AppUpdate,
     AppView,
+    InstallerView,
     SecretRotated,
     WebhookSecretRotated,
     WebhookSecretRotation,
@@ -31,6 +33,7 @@ from core.kernel.clock import utcnow
 from core.kernel.concurrency import ensure_version
 from core.kernel.errors import Forbidden, Invalid, NotFound, one_of
 from core.kernel.ids import new_id
+from core.kernel.models import Tenant
 from core.kernel.pagination import Page, PageRequest, paginate
 from core.kernel.settings import Settings
 from core.kernel.tenancy import current_tenant_id
@@ -44,6 +47,7 @@ __all__ = [
     "create_app",
     "get_app",
     "list_apps",
+    "list_installers",
     "own_app",
     "rotate_secret",
     "rotate_webhook_secret",
@@ -182,6 +186,36 @@ async def own_app(session: AsyncSession, app_id: uuid.UUID, *, lock: bool = Fals
 
 async def get_app(session: AsyncSession, app_id: uuid.UUID) -> AppView:
     return app_view(await own_app(session, app_id))
+
+
+async def list_installers(
+    session: AsyncSession, catalogue: ScopeCatalogue, app_id: uuid.UUID, page: PageRequest
+) -> Page[InstallerView]:
+    """The businesses that have the current tenant's app installed now, from the platform
+    mirror ``app_tenants``: their installations are theirs, behind row-level security."""
+    app = await own_app(session, app_id)
+    found = await paginate(
+        session,
+        select(AppTenant).where(AppTenant.app_id == app.id),
+        AppTenant.tenant_ref,
+        page,
+        lambda row: row,
+        sortable={"installed_at": AppTenant.installed_at},
+    )
+    refs = [row.tenant_ref for row in found.items]
+    rows = await session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(refs)))
+    names = {tenant_id: name for tenant_id, name in rows}
+    items = [
+        InstallerView(
+            tenant_id=row.tenant_ref,
+            name=names[row.tenant_ref],
+            installed_at=row.installed_at,
+            # As tokens.effective_scopes: a scope the app no longer asks for is in effect nowhere.
+            granted_scopes=catalogue.describe(sorted(set(row.granted_scopes) & set(app.scopes))),
+        )
+        for row in found.items
+    ]
+    return Page(items=items, next_cursor=found.next_cursor)
 
 
 async def update_app(

@@ -19,6 +19,7 @@ from core.apps.schemas import (
     AppUpdate,
     AppView,
     InstallationView,
+    InstallerView,
     ScopeView,
     SecretRotated,
     WebhookSecretRotated,
@@ -63,6 +64,16 @@ class AppController(Controller):
     @get("/{app_id:uuid}", permission=DEVELOP, summary="Show an app (never its secret)")
     async def show(self, session: SessionDep, app_id: FromPath[uuid.UUID]) -> Response[AppView]:
         return etagged(await service.get_app(session, app_id))
+
+    @get(
+        "/{app_id:uuid}/installations",
+        permission=DEVELOP,
+        summary="The businesses that installed the app: their names, since when, the scopes in effect",
+    )
+    async def list_installers(
+        self, session: SessionDep, services: ServicesDep, page: PageDep, app_id: FromPath[uuid.UUID]
+    ) -> Page[InstallerView]:
+        return await service.list_installers(session, services.scopes, app_id, page)
 
     @patch("/{app_id:uuid}", permission=DEVELOP, summary="Change an app's name, URIs, scopes or webhook")
     async def update(

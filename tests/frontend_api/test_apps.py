@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from core.kernel.database import Database
 from core.kernel.settings import Settings
-from tests.app_helpers import APPS, REDIRECT, install, register_app, token
+from tests.app_helpers import APPS, REDIRECT, authorize_params, code_for, install, pkce, register_app, token
 from tests.helpers import add_member, signup
 
 INSTALLATIONS = "/api/v1/app-installations"
@@ -265,3 +265,114 @@ def test_installations_are_listed_shown_and_uninstalled_by_their_business_only(
     assert client.delete(path, headers=a["headers"]).status_code == 204
     assert client.get(path, headers=a["headers"]).json()["uninstalled_at"] is not None
     assert client.get(INSTALLATIONS, headers=a["headers"]).json()["items"] == []
+
+
+def _installers(client: TestClient[Any], headers: dict[str, str], app: dict[str, Any], **query: Any) -> Any:
+    return client.get(f"{APPS}/{app['id']}/installations", params=query, headers=headers)
+
+
+def _installed_at(client: TestClient[Any], admin: dict[str, str]) -> str:
+    [installation] = client.get(INSTALLATIONS, headers=admin).json()["items"]
+    installed_at: str = installation["installed_at"]
+    return installed_at
+
+
+def test_the_developer_sees_each_business_that_installed_the_app_until_it_uninstalls(
+    client: TestClient[Any],
+) -> None:
+    dev = signup(client, "Dev Co")
+    app = register_app(client, dev["headers"])
+    b = signup(client, "Tenant B")
+    assert _installers(client, dev["headers"], app).json() == {"items": [], "next_cursor": None}
+
+    installation_id = install(client, b["headers"], app)["installation_id"]
+    listed = _installers(client, dev["headers"], app)
+    assert listed.status_code == 200, listed.text
+    [seen] = listed.json()["items"]
+    assert seen["tenant_id"] == b["tenant_id"]
+    assert seen["name"] == "Tenant B"
+    assert seen["installed_at"] == _installed_at(client, b["headers"])
+    assert [s["name"] for s in seen["granted_scopes"]] == ["customers:read", "customers:write"]
+    assert seen["granted_scopes"][0]["label_zh"] == "查看客户及其联系人（手机号和证件号打码显示）"
+
+    code_for(client, b["headers"], app, scopes=["customers:read"])  # a narrower consent
+    [narrowed] = _installers(client, dev["headers"], app).json()["items"]
+    assert [s["name"] for s in narrowed["granted_scopes"]] == ["customers:read"]
+    assert narrowed["installed_at"] == seen["installed_at"]  # still the same installation
+
+    assert client.delete(f"{INSTALLATIONS}/{installation_id}", headers=b["headers"]).status_code == 204
+    assert _installers(client, dev["headers"], app).json()["items"] == []
+
+    install(client, b["headers"], app)
+    [again] = _installers(client, dev["headers"], app).json()["items"]
+    assert again["installed_at"] == _installed_at(client, b["headers"])
+    assert again["installed_at"] > seen["installed_at"]
+
+
+def test_the_developer_sees_the_scopes_in_effect_sorted_and_paged(client: TestClient[Any]) -> None:
+    dev = signup(client, "Dev Co")
+    app = register_app(client, dev["headers"])
+    b = signup(client, "Tenant B")
+    c = signup(client, "Tenant C")
+    install(client, c["headers"], app)
+    install(client, b["headers"], app)
+    # Taking a scope away from the app takes it away from every installation at once.
+    assert (
+        client.patch(
+            f"{APPS}/{app['id']}", json={"scopes": ["customers:write"]}, headers=dev["headers"]
+        ).status_code
+        == 200
+    )
+
+    first = _installers(client, dev["headers"], app, sort="-installed_at", limit=1).json()
+    assert [i["name"] for i in first["items"]] == ["Tenant B"]
+    assert [s["name"] for s in first["items"][0]["granted_scopes"]] == ["customers:write"]
+    rest = _installers(
+        client, dev["headers"], app, sort="-installed_at", limit=1, cursor=first["next_cursor"]
+    ).json()
+    assert [i["name"] for i in rest["items"]] == ["Tenant C"]
+    assert rest["next_cursor"] is None
+    bad = _installers(client, dev["headers"], app, sort="name")
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_sort"
+
+
+def test_only_the_developer_business_holding_apps_develop_sees_the_installations(
+    client: TestClient[Any], settings: Settings
+) -> None:
+    dev = signup(client, "Dev Co")
+    app = register_app(client, dev["headers"])
+    other = signup(client, "Other Dev")
+    b = signup(client, "Tenant B")
+    install(client, b["headers"], app)
+
+    missing = client.get(f"{APPS}/{MISSING}/installations", headers=dev["headers"])
+    assert missing.status_code == 404
+    for headers in (other["headers"], b["headers"]):  # another developer; the installing business
+        response = _installers(client, headers, app)
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == missing.json()["code"] == "not_found"
+        assert "Tenant B" not in response.text
+    rep = add_member(client, settings, dev["tenant_id"], "sales_rep")["headers"]
+    denied = _installers(client, rep, app)
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "permission_denied"
+    admin = add_member(client, settings, dev["tenant_id"], "admin")["headers"]
+    assert [i["name"] for i in _installers(client, admin, app).json()["items"]] == ["Tenant B"]
+
+
+def test_the_consent_screen_says_what_the_developer_will_see(client: TestClient[Any]) -> None:
+    dev = signup(client, "Dev Co")
+    app = register_app(client, dev["headers"])
+    b = signup(client, "Tenant B")
+    screen = client.get("/oauth/authorize", params=authorize_params(app, pkce()[1]), headers=b["headers"])
+    assert screen.status_code == 200, screen.text
+    notice = screen.json()["developer_sees"]
+    assert notice["text_en"] == (
+        "Dev Co, the developer, will see your business's name (Tenant B) and id, when the app was "
+        "installed, the permissions you grant, and the log of the events sent to the app."
+    )
+    assert notice["text_zh"] == (
+        "开发者Dev Co将看到贵企业的名称（Tenant B）和编号、安装时间、您授予的权限，"
+        "以及发送给该应用的事件记录。"
+    )

@@ -1,8 +1,8 @@
 """An app's status: active, suspended by a platform admin (with the reason), or deleted by
 its developer
 
-Revision ID: 0022_app_status
-Revises: 0021_final_deliveries
+Revision ID: 0023_app_status
+Revises: 0022_app_tenant_details
 Create Date: 2026-12-02 01:50:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import core.kernel.models
 
-revision: str = "0022_app_status"
-down_revision: str | Sequence[str] | None = "0021_final_deliveries"
+revision: str = "0023_app_status"
+down_revision: str | Sequence[str] | None = "0022_app_tenant_details"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
