@@ -4,33 +4,19 @@ token endpoint and webhook deliveries; what follows inside each business is a jo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
 from tests.app_helpers import bearer, install, register_app, token
 from tests.helpers import platform_admin, signup
-from tests.http_server import HTTPServer, Reply, running
-from tests.webhook_helpers import drain, retry_due, webhook_client
+from tests.http_server import HTTPServer, Reply
+from tests.webhook_helpers import drain, retry_due
 
 PLATFORM_APPS = "/api/platform/apps"
 AUDIT = "/api/v1/audit"
-
-
-@pytest.fixture
-def jobs_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
-    with webhook_client(settings) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    with running() as server:
-        yield server
 
 
 def _new_customer(client: TestClient[Litestar], business: dict[str, Any], name: str) -> None:

@@ -4,30 +4,15 @@ installed, never another developer's app, never the business's own endpoints."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from core.kernel.settings import Settings
 from tests.app_helpers import install, register_app
 from tests.helpers import signup
-from tests.http_server import HTTPServer, Reply, running
-from tests.webhook_helpers import drain, retry_due, webhook_client
-
-
-@pytest.fixture
-def jobs_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
-    with webhook_client(settings) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    with running() as server:
-        yield server
+from tests.http_server import HTTPServer, Reply
+from tests.webhook_helpers import drain, retry_due
 
 
 def _new_customer(client: TestClient[Litestar], business: dict[str, Any], name: str) -> None:

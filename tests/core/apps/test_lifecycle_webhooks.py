@@ -6,33 +6,18 @@ business installed."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from core.kernel.settings import Settings
 from core.webhooks.signing import verify
 from tests.app_helpers import install, register_app
 from tests.helpers import signup
-from tests.http_server import HTTPServer, Reply, running
-from tests.webhook_helpers import drain, retry_due, webhook_client
+from tests.http_server import HTTPServer, Reply
+from tests.webhook_helpers import drain, retry_due
 
 INSTALLATIONS = "/api/v1/app-installations"
-
-
-@pytest.fixture
-def jobs_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
-    with webhook_client(settings) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    with running() as server:
-        yield server
 
 
 def _events(receiver: HTTPServer, path: str) -> list[tuple[str, dict[str, Any]]]:

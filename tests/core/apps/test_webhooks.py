@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,26 +18,13 @@ from core.apps.webhook_secrets import rewrap_app_secrets, signing_secrets
 from core.crypto.keyring import keyring_of
 from core.crypto.service import rotate_master
 from core.kernel.database import Database
-from core.kernel.settings import Settings
 from core.webhooks.signing import verify
 from tests.app_helpers import install, register_app
 from tests.helpers import signup
-from tests.http_server import HTTPServer, Reply, running
-from tests.webhook_helpers import drain, retry_due, webhook_client
+from tests.http_server import HTTPServer, Reply
+from tests.webhook_helpers import drain, retry_due
 
 CUSTOMERS = "/api/v1/customers"
-
-
-@pytest.fixture
-def jobs_client(settings: Settings) -> Iterator[TestClient[Litestar]]:
-    with webhook_client(settings) as client:
-        yield client
-
-
-@pytest.fixture
-def receiver() -> Iterator[HTTPServer]:
-    with running() as server:
-        yield server
 
 
 def _new_customer(client: TestClient[Litestar], headers: dict[str, str], name: str) -> str:
