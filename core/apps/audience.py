@@ -2,7 +2,7 @@
 active installations, kept in step with every install, consent and uninstall (in the
 installing tenant's transaction), and the relay's audience filter over it. A tenant with no
 installed app that wants events costs the relay nothing more. The developer's list of the
-businesses that installed their app reads the same mirror (:mod:`core.apps.developer`)."""
+businesses that installed their app reads the same mirror (:func:`core.apps.service.list_installers`)."""
 
 from __future__ import annotations
 
