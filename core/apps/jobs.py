@@ -1,4 +1,5 @@
-"""Periodic clean-up of expired app codes and tokens (tenant-owned, so one job per tenant).
+"""Periodic clean-up of expired app codes and tokens (tenant-owned, so one job per tenant),
+and of installations of apps deleted by their developer that the deletion's own job missed.
 
 Rows are kept a day past their expiry: a code or refresh token replayed late is still
 recognised as a replay (and revokes its family) instead of being merely unknown.
@@ -11,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from core.apps.models import AppAuthorizationCode, AppToken
+from core.apps.status import uninstall_deleted_apps
 from core.jobs.context import JobContext
 from core.jobs.housekeeping import NoPayload
 from core.jobs.registry import Periodic, job
@@ -29,7 +31,9 @@ async def purge_expired(ctx: JobContext, _: NoPayload) -> None:
 
 @job("apps.purge_expired_tokens", NoPayload)
 async def purge_expired_tokens(ctx: JobContext, _: NoPayload) -> None:
-    """One tenant's app codes and tokens that expired more than :data:`GRACE` ago."""
+    """One tenant's app codes and tokens that expired more than :data:`GRACE` ago, and its
+    installations of deleted apps."""
+    await uninstall_deleted_apps(ctx.session)
     before = utcnow() - GRACE
     await ctx.session.execute(delete(AppAuthorizationCode).where(AppAuthorizationCode.expires_at < before))
     await ctx.session.execute(delete(AppToken).where(AppToken.expires_at < before))

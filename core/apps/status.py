@@ -52,6 +52,7 @@ __all__ = [
     "list_apps",
     "set_status",
     "stop_installation",
+    "uninstall_deleted_apps",
 ]
 
 
@@ -78,6 +79,23 @@ async def stop_installation(ctx: JobContext, payload: StopInstallation) -> None:
 
 
 JOBS = [stop_installation]
+
+
+async def uninstall_deleted_apps(session: AsyncSession) -> int:
+    """Uninstall this business's installations of deleted apps; returns how many. The job a
+    deletion enqueues does it at once; this catches the business that installed the app while
+    the deletion was committing (it read the installing businesses before that install
+    committed), from the periodic clean-up (:mod:`core.apps.jobs`)."""
+    installation_ids = (
+        await session.scalars(
+            select(AppInstallation.id)
+            .join(App, App.id == AppInstallation.app_id)
+            .where(AppInstallation.uninstalled_at.is_(None), App.status == AppStatus.DELETED)
+        )
+    ).all()
+    for installation_id in installation_ids:
+        await uninstall(session, installation_id)
+    return len(installation_ids)
 
 
 async def _stop_everywhere(session: AsyncSession, app_id: uuid.UUID) -> None:

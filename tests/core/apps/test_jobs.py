@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select, update
 
 from core.apps.jobs import GRACE
-from core.apps.models import AppAuthorizationCode, AppToken
+from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppStatus, AppTenant, AppToken
 from core.kernel.clock import utcnow
 from core.kernel.database import Database
 from core.kernel.settings import Settings
@@ -58,3 +58,21 @@ async def test_long_expired_codes_and_tokens_are_purged_in_every_tenant(
     assert {t.kind for t in left} == {"refresh"}
     assert len({t.tenant_id for t in left}) == 2
     assert await _all(rls_free_db, AppAuthorizationCode) == []
+
+
+async def test_the_purge_uninstalls_what_a_deleted_apps_own_job_missed(
+    two_installations: None, settings: Settings, db: Database, rls_free_db: Database
+) -> None:
+    # As if both businesses had installed the app while its deletion committed: deleted, and
+    # no job of the deletion's for them.
+    async with rls_free_db.transaction() as session:
+        await session.execute(update(App).values(status=AppStatus.DELETED))
+    assert {i.uninstalled_at for i in await _all(rls_free_db, AppInstallation)} == {None}
+
+    await _run(settings, db, "apps.purge_expired")
+
+    installations = await _all(rls_free_db, AppInstallation)
+    assert len(installations) == 2
+    assert all(i.uninstalled_at is not None for i in installations)
+    assert {t.revoked_at is not None for t in await _all(rls_free_db, AppToken)} == {True}
+    assert await _all(rls_free_db, AppTenant) == []
