@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 
+from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.apps.audience import mark_installed
 from core.apps.events import AppInstalled
-from core.apps.models import App, AppAuthorizationCode, AppInstallation
+from core.apps.models import App, AppAuthorizationCode, AppInstallation, AppStatus
 from core.apps.oauth_context import Consent, OAuthContext
 from core.apps.oauth_models import OAuthRequest
 from core.apps.oauth_server import HuikeAuthorizationServer
@@ -52,10 +53,23 @@ async def _validated(
         OAuth2Error: an RFC 6749 error; with ``redirect_uri`` set when it may go back to the app.
     """
     context = OAuthContext(catalogue, policy)
-    context.clients = await load_clients(session, [request.payload.client_id])
+    client_id = request.payload.client_id
+    context.clients = await load_clients(session, [client_id])
+    if client_id and client_id not in context.clients:
+        await _refuse_suspended(session, client_id)
     server = HuikeAuthorizationServer(context)
     grant = server.get_consent_grant(request)
     return server, grant
+
+
+async def _refuse_suspended(session: AsyncSession, client_id: str) -> None:
+    """Tell the admin why a suspended app cannot be installed (any other unknown client is
+    left to the grant's own ``invalid_client``)."""
+    reason = await session.scalar(
+        select(App.status_reason).where(App.client_id == client_id, App.status == AppStatus.SUSPENDED)
+    )
+    if reason is not None:
+        raise InvalidClientError(description=f"This app was suspended by the platform: {reason}")
 
 
 async def _installation(session: AsyncSession, app: App) -> AppInstallation | None:

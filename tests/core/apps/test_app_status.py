@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from core.kernel.settings import Settings
-from tests.app_helpers import bearer, install, register_app, token
+from tests.app_helpers import authorize_params, bearer, install, pkce, register_app, token
 from tests.helpers import platform_admin, signup
 from tests.http_server import HTTPServer, Reply
 from tests.webhook_helpers import drain, retry_due
@@ -47,7 +47,7 @@ def test_a_suspended_app_stops_in_every_business_at_once_and_resumes(
 ) -> None:
     client = jobs_client
     dev, app = _hooked_app(client, receiver)
-    a, b = signup(client, "Tenant A"), signup(client, "Tenant B")
+    a, b, c = signup(client, "Tenant A"), signup(client, "Tenant B"), signup(client, "Tenant C")
     a_tokens, b_tokens = install(client, a["headers"], app), install(client, b["headers"], app)
     assert _calls(client, a_tokens) == _calls(client, b_tokens) == 200
     admin = platform_admin(client, settings)
@@ -66,6 +66,11 @@ def test_a_suspended_app_stops_in_every_business_at_once_and_resumes(
     assert (machine.status_code, machine.json()["error"]) == (401, "invalid_client")
     refreshed = token(client, app, grant_type="refresh_token", refresh_token=a_tokens["refresh_token"])
     assert refreshed.json()["error"] == "invalid_client"
+    # A business about to install it is told why it cannot.
+    _, challenge = pkce()
+    consent = client.get("/oauth/authorize", params=authorize_params(app, challenge), headers=c["headers"])
+    assert (consent.status_code, consent.json()["error"]) == (400, "invalid_client")
+    assert "Phishing reports" in consent.json()["error_description"]
     _new_customer(client, a, "While suspended")
     drain(client)
     assert receiver.requests_to("/app") == []
